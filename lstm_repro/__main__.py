@@ -1,0 +1,3 @@
+from lstm_repro.cli import main
+
+raise SystemExit(main())

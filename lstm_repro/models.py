@@ -1,0 +1,118 @@
+"""The networks under test: the chapter's hand-stepped cells and Keras's fused layers.
+
+Every variant maps int token ids (batch, time) to P(positive) (batch, 1) through
+Embedding -> `num_layers` recurrent layers -> Dense(1) -> sigmoid. No variant bakes in the
+batch size. Weights are created in the same order (embedding, layer 1, ..., head) in every
+variant, so `unrolled-lstm` and `fused-lstm` weights transfer one to one via get/set_weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers, ops
+
+from lstm_repro.config import MODEL_NAMES, TrainConfig
+from lstm_repro.errors import ReproError
+
+
+class UnrolledRNN(keras.Model):
+    """The chapter's MyRnn, ported to Keras 3: cells stepped by hand over `time` in Python.
+
+    Ported details: initial states are sized from the input batch (the chapter baked in
+    batch 128), and each cell's cached dropout mask is cleared on every call, so a mask made
+    in one traced graph never leaks into another (InaccessibleTensorError otherwise).
+    """
+
+    def __init__(self, *, config: TrainConfig, make_cell: Callable[[], layers.Layer], **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = layers.Embedding(config.vocab_size, config.embedding_dim)
+        self.cells = [make_cell() for _ in range(config.num_layers)]
+        self.head = layers.Dense(1)
+
+    def call(self, tokens, training=False):
+        x = self.embedding(tokens)  # (batch, time, embed)
+        batch = ops.shape(x)[0]
+        states = [cell.get_initial_state(batch_size=batch) for cell in self.cells]
+        for cell in self.cells:
+            cell.reset_dropout_mask()  # one fresh mask per sequence, as keras.layers.RNN does
+        h = None
+        for x_t in ops.unstack(x, axis=1):  # time x (batch, embed)
+            h = x_t
+            for i, cell in enumerate(self.cells):
+                h, states[i] = cell(h, states[i], training=training)  # h: (batch, units)
+        for cell in self.cells:
+            cell.reset_dropout_mask()
+        return ops.sigmoid(self.head(h))  # (batch, 1)
+
+
+def _unrolled(config: TrainConfig, cell_cls) -> keras.Model:
+    model = UnrolledRNN(
+        config=config, make_cell=lambda: cell_cls(config.units, dropout=config.dropout)
+    )
+    model(ops.zeros((1, config.max_len), dtype="int32"))  # create weights
+    return model
+
+
+def _fused(config: TrainConfig, layer_cls) -> keras.Model:
+    # Left at their defaults on purpose: activation tanh, recurrent_activation sigmoid,
+    # recurrent_dropout 0, unroll False, use_bias True -- the conditions for cuDNN on a GPU.
+    recurrent = [
+        layer_cls(config.units, dropout=config.dropout, return_sequences=i < config.num_layers - 1)
+        for i in range(config.num_layers)
+    ]
+    return keras.Sequential(
+        [
+            keras.Input(shape=(None,), dtype="int32"),  # (batch, time), neither baked in
+            layers.Embedding(config.vocab_size, config.embedding_dim),
+            *recurrent,
+            layers.Dense(1),
+            layers.Activation("sigmoid"),
+        ]
+    )
+
+
+def unrolled_lstm(config: TrainConfig) -> keras.Model:
+    """The chapter's model: LSTMCell(units, dropout) stepped by hand."""
+    return _unrolled(config, layers.LSTMCell)
+
+
+def fused_lstm(config: TrainConfig) -> keras.Model:
+    """Same network as `unrolled-lstm` with keras.layers.LSTM (fused loop; cuDNN on GPU)."""
+    return _fused(config, layers.LSTM)
+
+
+def unrolled_rnn(config: TrainConfig) -> keras.Model:
+    """The chapter's 'traditional RNN' baseline: SimpleRNNCell stepped by hand."""
+    return _unrolled(config, layers.SimpleRNNCell)
+
+
+def fused_gru(config: TrainConfig) -> keras.Model:
+    """The chapter's other remedy: keras.layers.GRU (reset_after=True, cuDNN-eligible)."""
+    return _fused(config, layers.GRU)
+
+
+BUILDERS: dict[str, Callable[[TrainConfig], keras.Model]] = {
+    "unrolled-lstm": unrolled_lstm,
+    "fused-lstm": fused_lstm,
+    "unrolled-rnn": unrolled_rnn,
+    "fused-gru": fused_gru,
+}
+assert tuple(BUILDERS) == MODEL_NAMES
+
+
+def build_model(name: str, config: TrainConfig) -> keras.Model:
+    """Build variant `name` with freshly initialised weights (seed them beforehand)."""
+    try:
+        builder = BUILDERS[name]
+    except KeyError:
+        raise ReproError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}") from None
+    return builder(config)
+
+
+def recurrent_cells(model: keras.Model) -> list[layers.Layer]:
+    """The per-layer recurrent cells of any variant, bottom first."""
+    if isinstance(model, UnrolledRNN):
+        return list(model.cells)
+    return [layer.cell for layer in model.layers if isinstance(layer, layers.RNN)]
