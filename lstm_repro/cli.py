@@ -85,6 +85,10 @@ def _reproduce(args) -> int:
     from lstm_repro.config import TrainConfig
     from lstm_repro.data import load_dataset
 
+    if args.json:
+        parent = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(parent):
+            raise ReproError(f"--json {args.json}: directory {parent} does not exist")
     config = TrainConfig(
         epochs=args.epochs,
         seed=args.seed,
@@ -101,7 +105,12 @@ def _reproduce(args) -> int:
         train_samples=args.train_samples,
         test_samples=args.test_samples,
     )
-    banner = "REAL IMDB" if data.name == "imdb" else "SYNTHETIC corpus (not IMDB)"
+    banner = {
+        "synthetic": "SYNTHETIC corpus (not IMDB)",
+        "imdb": "IMDB (official file)"
+        if data.identity()["official"]
+        else "IMDB-format file (NOT the official IMDB: its sha256 differs)",
+    }[data.name]
     print(
         f"data: {banner}: {data.train_size} train / {data.test_size} test reviews "
         f"from {data.source}",
@@ -162,25 +171,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     rep = sub.add_parser("reproduce", help="train the chapter's model and report")
-    rep.add_argument("--data", choices=DATA_CHOICES, default="auto",
-                     help="auto: real IMDB when found, else the synthetic corpus (default)")
+    rep.add_argument(
+        "--data",
+        choices=DATA_CHOICES,
+        default="auto",
+        help="auto: real IMDB when found, else the synthetic corpus (default)",
+    )
     rep.add_argument("--imdb-path", metavar="FILE", help="an imdb.npz in Keras's layout")
     rep.add_argument("--model", choices=MODEL_NAMES, default="unrolled-lstm")
     rep.add_argument("--epochs", type=_positive_int, default=4)
     rep.add_argument("--seed", type=_non_negative_int, default=22)
     rep.add_argument("--batch-size", type=_positive_int, default=128)
     rep.add_argument("--units", type=_positive_int, default=64)
-    rep.add_argument("--clipnorm", type=_positive_float, default=None,
-                     help="clip gradients to this global L2 norm (default: off)")
-    rep.add_argument("--train-samples", type=_positive_int, metavar="N",
-                     help="use the first N training reviews")
-    rep.add_argument("--test-samples", type=_positive_int, metavar="N",
-                     help="use the first N test reviews")
+    rep.add_argument(
+        "--clipnorm",
+        type=_positive_float,
+        default=None,
+        help="clip gradients to this global L2 norm (default: off)",
+    )
+    rep.add_argument(
+        "--train-samples", type=_positive_int, metavar="N", help="use the first N training reviews"
+    )
+    rep.add_argument(
+        "--test-samples", type=_positive_int, metavar="N", help="use the first N test reviews"
+    )
     rep.add_argument("--json", metavar="FILE", help="write the result record here (atomically)")
     rep.set_defaults(func=_reproduce)
 
-    exp = sub.add_parser("export-synthetic",
-                         help="write the synthetic corpus as a Keras-layout imdb.npz")
+    exp = sub.add_parser(
+        "export-synthetic", help="write the synthetic corpus as a Keras-layout imdb.npz"
+    )
     exp.add_argument("file")
     exp.add_argument("--seed", type=_non_negative_int, default=22)
     exp.add_argument("--train-samples", type=_positive_int, default=25000, metavar="N")

@@ -30,8 +30,14 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         positive = (
-            "vocab_size", "max_len", "batch_size", "embedding_dim", "units", "num_layers",
-            "epochs", "shuffle_buffer",
+            "vocab_size",
+            "max_len",
+            "batch_size",
+            "embedding_dim",
+            "units",
+            "num_layers",
+            "epochs",
+            "shuffle_buffer",
         )
         for name in positive:
             value = getattr(self, name)

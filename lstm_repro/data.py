@@ -172,7 +172,9 @@ def _as_sequences(values: np.ndarray, *, key: str, path: Path) -> list[np.ndarra
 
 def _as_labels(values: np.ndarray, *, key: str, path: Path) -> np.ndarray:
     if values.ndim != 1 or values.dtype.kind not in "iub":
-        raise ReproError(f"{path}: {key} must be a 1-D integer array, got {values.dtype} {values.shape}")
+        raise ReproError(
+            f"{path}: {key} must be a 1-D integer array, got {values.dtype} {values.shape}"
+        )
     bad = np.setdiff1d(np.unique(values), [0, 1])
     if bad.size:
         raise ReproError(f"{path}: {key} holds labels outside {{0, 1}}: {bad[:5].tolist()}")
@@ -193,7 +195,9 @@ def read_imdb_file(path: Path) -> tuple[list, np.ndarray, list, np.ndarray]:
         xs = _as_sequences(arrays[f"x_{split}"], key=f"x_{split}", path=path)
         ys = _as_labels(arrays[f"y_{split}"], key=f"y_{split}", path=path)
         if len(xs) != len(ys):
-            raise ReproError(f"{path}: x_{split} has {len(xs)} reviews but y_{split} {len(ys)} labels")
+            raise ReproError(
+                f"{path}: x_{split} has {len(xs)} reviews but y_{split} {len(ys)} labels"
+            )
         if not xs:
             raise ReproError(f"{path}: the {split} split is empty")
         splits += [xs, ys]
@@ -312,7 +316,7 @@ def locate_imdb(explicit: str | os.PathLike | None = None, *, allow_download: bo
         "the IMDB file was not found. Looked for: --imdb-path (not given), "
         f"${IMDB_ENV} (not set), Keras's cache {cache} (absent), and a download from "
         f"{IMDB_URL} (offline or failed). Fix: on a machine with internet run "
-        "`python -c \"import keras; keras.datasets.imdb.load_data()\"`, copy "
+        '`python -c "import keras; keras.datasets.imdb.load_data()"`, copy '
         f"~/.keras/datasets/imdb.npz here and pass --imdb-path FILE (or set ${IMDB_ENV}); "
         "or use --data synthetic."
     )
@@ -353,7 +357,7 @@ class SyntheticSpec:
 def _zipf_cdf() -> np.ndarray:
     ranks = np.arange(1, _CORPUS_WORDS + 1, dtype=np.float64)
     # Zipf-Mandelbrot with exponent 1.2: the 100 commonest words make ~57% of tokens and words
-    # past rank 9997 (OOV at vocab 10000) ~8%. Chosen by hand, not fitted to the real file.
+    # past rank 9996 (OOV at vocab 10000) ~7%. Chosen by hand, not fitted to the real file.
     weights = 1.0 / (ranks + 2.7) ** 1.2
     return np.cumsum(weights) / weights.sum()
 
@@ -411,9 +415,7 @@ def make_synthetic(
     digest = hashlib.sha256()
     for a in arrays:
         digest.update(np.ascontiguousarray(a).tobytes())
-    source = (
-        f"make_synthetic(seed={seed}, signal={spec.signal}, agreement={spec.agreement})"
-    )
+    source = f"make_synthetic(seed={seed}, signal={spec.signal}, agreement={spec.agreement})"
     return Dataset("synthetic", source, digest.hexdigest(), *arrays)
 
 
@@ -455,16 +457,13 @@ def load_dataset(
             num_words=num_words,
             max_len=max_len,
         )
-    path = locate_imdb(imdb_path) if kind == "imdb" or imdb_path else path
-    log.warning("using the real IMDB file %s", path)
-    return load_imdb(path, num_words=num_words, max_len=max_len).head(
-        train=train_samples, test=test_samples
-    )
+    if kind == "imdb" or imdb_path:
+        path = locate_imdb(imdb_path)
+    dataset = load_imdb(path, num_words=num_words, max_len=max_len)
+    return dataset.head(train=train_samples, test=test_samples)
 
 
-def make_pipelines(
-    dataset: Dataset, *, batch_size: int, seed: int, shuffle_buffer: int
-):
+def make_pipelines(dataset: Dataset, *, batch_size: int, seed: int, shuffle_buffer: int):
     """Batched tf.data pipelines: the train split reshuffled each epoch from `seed`.
 
     The train split drops its last partial batch (as the chapter does); the test split keeps

@@ -107,7 +107,9 @@ def build_model(name: str, config: TrainConfig) -> keras.Model:
     try:
         builder = BUILDERS[name]
     except KeyError:
-        raise ReproError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}") from None
+        raise ReproError(
+            f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}"
+        ) from None
     return builder(config)
 
 

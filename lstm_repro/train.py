@@ -56,9 +56,7 @@ def compile_model(model: keras.Model, config: TrainConfig) -> None:
     )
 
 
-def train(
-    config: TrainConfig, *, data: Dataset, model_name: str, progress: bool = False
-) -> dict:
+def train(config: TrainConfig, *, data: Dataset, model_name: str, progress: bool = False) -> dict:
     """Train `model_name` on `data` with `config`; return the result record.
 
     Same config, data, seed, machine and library versions give the same bits: per-step losses
@@ -71,7 +69,8 @@ def train(
         )
     if data.x_train.shape[1] != config.max_len:
         raise ReproError(
-            f"data is padded to {data.x_train.shape[1]} tokens but config.max_len is {config.max_len}"
+            f"data is padded to {data.x_train.shape[1]} tokens, "
+            f"but config.max_len is {config.max_len}"
         )
     start = time.perf_counter()
     seed_everything(config.seed)
@@ -117,5 +116,7 @@ def train(
         "first_step_seconds": recorder.seconds[0],
         "environment": environment(),
     }
-    log.info("trained %s: test accuracy %.4f in %.1f s", model_name, result["test_accuracy"], seconds)
+    log.info(
+        "trained %s: test accuracy %.4f in %.1f s", model_name, result["test_accuracy"], seconds
+    )
     return result

@@ -1,0 +1,39 @@
+"""Shared fixtures: hypothesis profiles, offline mode, and session-scoped trained models."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Keras calls are slow and their first call traces; no per-example deadline anywhere.
+settings.register_profile(
+    "ci",
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# Tests never download: the IMDB locator skips its network step.
+os.environ.setdefault("LSTM_REPRO_OFFLINE", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def isolated_keras_home(tmp_path, monkeypatch):
+    """A KERAS_HOME with no cached IMDB and no $LSTM_REPRO_IMDB, so lookups are predictable."""
+    home = tmp_path / "keras_home"
+    (home / "datasets").mkdir(parents=True)
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    monkeypatch.delenv("LSTM_REPRO_IMDB", raising=False)
+    return home

@@ -1,0 +1,109 @@
+"""Model variants: shapes, weight counts, weight transfer and the Keras 3 port's dropout fix."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lstm_repro.config import MODEL_NAMES, TrainConfig
+from lstm_repro.errors import ReproError
+from lstm_repro.models import build_model, recurrent_cells
+
+SMALL = TrainConfig(vocab_size=50, max_len=7, embedding_dim=6, units=5, dropout=0.0)
+
+
+def _tokens(config, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, config.vocab_size, size=(batch, config.max_len)).astype("int32")
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("batch", [1, 3, 130])
+def test_every_variant_maps_tokens_to_a_probability_per_review(name, batch):
+    keras.utils.set_random_seed(0)
+    model = build_model(name, SMALL)
+    out = model(_tokens(SMALL, batch), training=False).numpy()
+    assert out.shape == (batch, 1)
+    assert ((out > 0) & (out < 1)).all()
+
+
+# Parameter counts at the chapter's sizes, by hand: embedding 10000*100; an LSTM layer has
+# 4*units*(inputs+units+1); SimpleRNN units*(inputs+units+1); GRU (reset_after)
+# 3*units*(inputs+units+2).
+CHAPTER_PARAMS = {
+    "unrolled-lstm": 1_000_000 + 4 * 64 * (100 + 64 + 1) + 4 * 64 * (64 + 64 + 1) + 65,
+    "fused-lstm": 1_000_000 + 4 * 64 * (100 + 64 + 1) + 4 * 64 * (64 + 64 + 1) + 65,
+    "unrolled-rnn": 1_000_000 + 64 * (100 + 64 + 1) + 64 * (64 + 64 + 1) + 65,
+    "fused-gru": 1_000_000 + 3 * 64 * (100 + 64 + 2) + 3 * 64 * (64 + 64 + 2) + 65,
+}
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_parameter_count_at_the_chapters_sizes(name):
+    model = build_model(name, TrainConfig())
+    assert model.count_params() == CHAPTER_PARAMS[name]
+    assert len(recurrent_cells(model)) == 2
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [("unrolled-lstm", "fused-lstm"), ("fused-lstm", "unrolled-lstm")]
+)
+def test_lstm_weights_transfer_one_to_one(a, b):
+    config = SMALL.replace(dropout=0.2)
+    keras.utils.set_random_seed(1)
+    source, target = build_model(a, config), build_model(b, config)
+    assert [w.shape for w in source.get_weights()] == [w.shape for w in target.get_weights()]
+    target.set_weights(source.get_weights())
+    x = _tokens(config, 9, seed=3)
+    # Same float32 graph up to op order; measured max |diff| 0.0 at these sizes; 1e-6 allows
+    # for a different matmul blocking.
+    np.testing.assert_allclose(source(x, training=False), target(x, training=False), atol=1e-6)
+
+
+def test_unknown_model_is_a_user_error():
+    with pytest.raises(ReproError, match="unknown model 'nope'"):
+        build_model("nope", SMALL)
+
+
+def test_unrolled_dropout_masks_differ_per_call_and_vanish_in_inference():
+    config = SMALL.replace(dropout=0.5)
+    keras.utils.set_random_seed(2)
+    model = build_model("unrolled-lstm", config)
+    x = _tokens(config, 4)
+    assert not np.allclose(model(x, training=True), model(x, training=True))
+    np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
+
+
+def test_unrolled_cell_survives_two_traced_graphs():
+    """The port's reset_dropout_mask(): without it the second graph reuses the first's mask
+    tensor and raises InaccessibleTensorError."""
+    config = SMALL.replace(dropout=0.2)
+    model = build_model("unrolled-lstm", config)
+    x = tf.constant(_tokens(config, 4))
+    first = tf.function(lambda t: model(t, training=True))
+    second = tf.function(lambda t: model(t, training=True))
+    assert first(x).shape == second(x).shape == (4, 1)
+
+
+def test_without_the_mask_reset_the_chapters_code_fails_on_keras_3():
+    """Negative control for the port: a cell whose mask is not reset breaks across graphs."""
+    cell = keras.layers.LSTMCell(3, dropout=0.5)
+    x = tf.ones((2, 4))
+    state = [tf.zeros((2, 3)), tf.zeros((2, 3))]
+    cell(x, state, training=False)  # build eagerly, so each tf.function traces once
+
+    @tf.function
+    def step_a(inp):
+        return cell(inp, state, training=True)[0]
+
+    @tf.function
+    def step_b(inp):
+        return cell(inp, state, training=True)[0]
+
+    step_a(x)
+    with pytest.raises(
+        Exception, match=r"(?i)inaccessible|out of scope|different graph|not an element"
+    ):
+        step_b(x)
