@@ -160,6 +160,51 @@ def _export_synthetic(args) -> int:
     return 0
 
 
+def _gradients(args) -> int:
+    from pathlib import Path
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ReproError(f"--out {out}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    _import_tensorflow_quietly()
+    from lstm_repro.gradients import FlowSetup, plot_study, study
+    from lstm_repro.records import environment, write_json_atomic
+
+    result = study(FlowSetup(time=args.time, seed=args.seed), clipnorm=args.clipnorm)
+    result["environment"] = environment()
+    try:
+        result["plots"] = [Path(p).name for p in plot_study(result, out)]
+    except ImportError:
+        result["plots"] = []
+        result["plots_note"] = "matplotlib is not installed: plots skipped (pip install .[plot])"
+        print(f"note: {result['plots_note']}")
+    write_json_atomic(out / "gradients.json", result)
+    print(_gradient_table(result))
+    print(f"wrote {out / 'gradients.json'} and {', '.join(result['plots']) or 'no plots'}")
+    return 0
+
+
+def _gradient_table(result: dict) -> str:
+    lines = [f"{'series':<44} {'log slope':>9} {'|g| k=30/k=0':>13} {'|g| k=50':>10}"]
+    for s in result["series"]:
+        norms = s["grad_norm_by_distance"]
+        extra = f", forget bias {s['forget_bias']:g}" if "forget_bias" in s else ""
+        rho = "Keras init" if s["recurrent_scale"] is None else f"rho={s['recurrent_scale']:g}"
+        name = f"{s['model']} {s['activation']} {rho}{extra}"
+        k50 = norms[min(50, len(norms) - 1)]
+        ratio = norms[min(30, len(norms) - 1)] / norms[0]
+        lines.append(f"{name:<44} {s['log_slope']:>9.4f} {ratio:>13.3g} {k50:>10.3g}")
+    for name, run in result["clipping"].items():
+        fate = (
+            "all finite"
+            if run["all_finite"]
+            else f"non-finite from step {run['first_non_finite_step']}"
+        )
+        lines.append(f"clipping demo, {name}: {fate}; final loss {run['final_loss']:.3g}")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -207,6 +252,18 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--test-samples", type=_positive_int, default=25000, metavar="N")
     exp.add_argument("--force", action="store_true", help="replace an existing file")
     exp.set_defaults(func=_export_synthetic)
+
+    grad = sub.add_parser("gradients", help="measure gradient flow (vanishing/exploding/clipping)")
+    grad.add_argument("--out", required=True, metavar="DIR", help="gradients.json and PNGs go here")
+    grad.add_argument("--time", type=_positive_int, default=80, help="sequence length T")
+    grad.add_argument("--seed", type=_non_negative_int, default=0)
+    grad.add_argument(
+        "--clipnorm",
+        type=_positive_float,
+        default=1.0,
+        help="clip value for the clipping demonstration",
+    )
+    grad.set_defaults(func=_gradients)
     return parser
 
 
