@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import statistics
 import sys
+import time
 
 from lstm_repro.errors import ReproError
 
@@ -205,6 +207,116 @@ def _gradient_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _gate(args) -> int:
+    from lstm_repro.bench import format_gate, gate
+    from lstm_repro.records import read_json
+
+    baseline = read_json(args.baseline, what="pytest-benchmark JSON file")
+    current = read_json(args.current, what="pytest-benchmark JSON file")
+    rows, regressed = gate(
+        baseline, current, tolerance=args.tolerance, names=(args.baseline, args.current)
+    )
+    print(format_gate(rows))
+    verdict = "REGRESSION" if regressed else "ok"
+    print(f"{verdict}: tolerance {args.tolerance:.0%} slowdown, {len(rows)} metrics compared")
+    return 1 if regressed else 0
+
+
+def _bench(args) -> int:
+    from pathlib import Path
+
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    _import_tensorflow_quietly()
+    from lstm_repro.bench import StepRunner, derived_figures, matmul_peak_gflops, uses_cudnn
+    from lstm_repro.config import MODEL_NAMES, TrainConfig
+    from lstm_repro.records import device_name, environment, write_json_atomic
+
+    config = TrainConfig()
+    rounds = 5 if args.quick else 20
+    variants = ("unrolled-lstm", "fused-lstm") if args.quick else MODEL_NAMES
+    peak = matmul_peak_gflops()
+    rows = []
+    for variant in variants:
+        runner = StepRunner(variant, config)
+        for mode in ("train", "infer"):
+            compile_seconds = runner.first_call_seconds(mode)
+            step = runner.step(mode)
+            step()
+            seconds = []
+            for _ in range(rounds):
+                start = time.perf_counter()
+                step()
+                seconds.append(time.perf_counter() - start)
+            row = {
+                "variant": variant,
+                "mode": mode,
+                "compile_seconds": compile_seconds,
+                "cudnn": uses_cudnn(runner.model, config),
+                **derived_figures(
+                    variant=variant,
+                    config=config,
+                    mode=mode,
+                    median_seconds=statistics.median(seconds),
+                    peak_gflops=peak,
+                ),
+            }
+            rows.append(row)
+            print(f"{variant:<14} {mode:<5} {row['ms_per_step']:>8.1f} ms/step", flush=True)
+    result = {
+        "device": device_name(),
+        "peak_gflops": peak,
+        "rounds": rounds,
+        "rows": rows,
+        "environment": environment(),
+    }
+    print(_bench_table(result))
+    if args.json:
+        write_json_atomic(args.json, result)
+    if out is not None:
+        try:
+            print(f"wrote {_bench_plot(result, out)}")
+        except ImportError:
+            print("note: matplotlib is not installed: bar chart skipped (pip install .[plot])")
+    return 0
+
+
+def _bench_table(result: dict) -> str:
+    lines = [
+        f"device: {result['device']}; fp32 matmul peak {result['peak_gflops']:.1f} GFLOP/s",
+        f"{'variant':<14} {'mode':<5} {'ms/step':>8} {'samples/s':>10} {'GFLOP/s':>8} "
+        f"{'peak frac':>9} {'compile s':>9} cuDNN",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"{r['variant']:<14} {r['mode']:<5} {r['ms_per_step']:>8.1f} "
+            f"{r['samples_per_second']:>10.0f} {r['gflops']:>8.2f} {r['peak_fraction']:>9.3f} "
+            f"{r['compile_seconds']:>9.1f} {r['cudnn']}"
+        )
+    return "\n".join(lines)
+
+
+def _bench_plot(result: dict, out) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lstm_repro.gradients import _save
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    labels = [f"{r['variant']}\n{r['mode']}" for r in result["rows"]]
+    ax.bar(labels, [r["ms_per_step"] for r in result["rows"]], color="tab:blue")
+    ax.set_ylabel("ms per step (median)")
+    ax.set_title(f"Step time, chapter config (batch 128, T 80) on {result['device']}")
+    ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    path = _save(fig, out, "bench.png")
+    plt.close(fig)
+    return path
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -264,6 +376,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="clip value for the clipping demonstration",
     )
     grad.set_defaults(func=_gradients)
+
+    gate = sub.add_parser(
+        "gate", help="compare two pytest-benchmark JSON files; exit 1 on a regression"
+    )
+    gate.add_argument("baseline")
+    gate.add_argument("current")
+    gate.add_argument(
+        "--tolerance",
+        type=_positive_float,
+        default=0.25,
+        help="slowdown factor - 1 that counts as a regression (default 0.25)",
+    )
+    gate.set_defaults(func=_gate)
+
+    bench = sub.add_parser("bench", help="step-time comparison of the variants without pytest")
+    bench.add_argument("--quick", action="store_true", help="LSTM variants only, 5 rounds")
+    bench.add_argument("--json", metavar="FILE")
+    bench.add_argument("--out", metavar="DIR", help="write bench.png here")
+    bench.set_defaults(func=_bench)
     return parser
 
 
