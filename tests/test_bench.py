@@ -116,3 +116,18 @@ def test_gate_cli_exit_codes(tmp_path, capsys):
         assert main(["gate", *args]) == 2
         err = capsys.readouterr().err
         assert err.startswith("lstm-repro: error:") and err.count("\n") == 1
+
+
+def test_bench_command_prints_the_table_and_writes_json_and_chart(tmp_path, capsys):
+    out_json, out_dir = tmp_path / "b.json", tmp_path / "plots"
+    assert main(["bench", "--quick", "--json", str(out_json), "--out", str(out_dir)]) == 0
+    table = capsys.readouterr().out
+    assert "ms/step" in table and "peak frac" in table and "cuDNN" in table
+    result = json.loads(out_json.read_text())
+    assert {(r["variant"], r["mode"]) for r in result["rows"]} == {
+        (v, m) for v in ("unrolled-lstm", "fused-lstm") for m in ("train", "infer")
+    }
+    for row in result["rows"]:
+        assert row["ms_per_step"] > 0 and row["peak_fraction"] > 0
+        assert row["cudnn"] is False or result["device"].startswith("GPU")
+    assert (out_dir / "bench.png").read_bytes()[:4] == b"\x89PNG"
