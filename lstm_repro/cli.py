@@ -88,6 +88,8 @@ def _reproduce(args) -> int:
         parent = os.path.dirname(os.path.abspath(args.json))
         if not os.path.isdir(parent):
             raise ReproError(f"--json {args.json}: directory {parent} does not exist")
+        if os.path.isdir(args.json):
+            raise ReproError(f"--json {args.json}: is a directory; give a file name")
     config = TrainConfig(
         epochs=args.epochs,
         seed=args.seed,

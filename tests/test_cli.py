@@ -50,6 +50,7 @@ def run_cli(*args, env=None):
         ["reproduce", "--imdb-path", "/no/such/file"],
         ["reproduce", "--data", "synthetic", "--imdb-path", "/no/such/file"],
         ["reproduce", "--json", "/no/such/dir/r.json"],
+        ["reproduce", "--json", "/tmp"],
         ["reproduce", "--train-samples", "-3"],
         ["frobnicate"],
         [],
