@@ -187,15 +187,17 @@ def _gradients(args) -> int:
 
 
 def _gradient_table(result: dict) -> str:
-    lines = [f"{'series':<44} {'log slope':>9} {'|g| k=30/k=0':>13} {'|g| k=50':>10}"]
+    lines = [f"{'series':<56} {'log slope':>9} {'|g| k=30/k=0':>13} {'|g| k=50':>10}"]
     for s in result["series"]:
         norms = s["grad_norm_by_distance"]
         extra = f", forget bias {s['forget_bias']:g}" if "forget_bias" in s else ""
+        if s["input_scale"] != 1.0:
+            extra += f", inputs {s['input_scale']:g}"
         rho = "Keras init" if s["recurrent_scale"] is None else f"rho={s['recurrent_scale']:g}"
         name = f"{s['model']} {s['activation']} {rho}{extra}"
         k50 = norms[min(50, len(norms) - 1)]
         ratio = norms[min(30, len(norms) - 1)] / norms[0]
-        lines.append(f"{name:<44} {s['log_slope']:>9.4f} {ratio:>13.3g} {k50:>10.3g}")
+        lines.append(f"{name:<56} {s['log_slope']:>9.4f} {ratio:>13.3g} {k50:>10.3g}")
     for name, run in result["clipping"].items():
         fate = (
             "all finite"

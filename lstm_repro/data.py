@@ -419,6 +419,49 @@ def make_synthetic(
     return Dataset("synthetic", source, digest.hexdigest(), *arrays)
 
 
+def make_memory_task(
+    *,
+    n_train: int,
+    n_test: int,
+    seed: int,
+    num_words: int,
+    max_len: int,
+    position: str,
+    window: int = 10,
+    signal: float = 0.5,
+) -> Dataset:
+    """Padded reviews whose only label evidence sits in the first or last `window` tokens.
+
+    Background words are Zipf-distributed as in the synthetic corpus; inside the window each
+    token is, with probability `signal`, a sentiment word agreeing with the label. With
+    position="early" a model must carry that evidence across max_len - window steps to the
+    last step, which the chapter says a plain RNN's memory fails to do; "late" is the control.
+    """
+    if position not in ("early", "late"):
+        raise ReproError(f"position must be 'early' or 'late', got {position!r}")
+    if not 0 < window <= max_len:
+        raise ReproError(f"window must lie in 1..max_len, got {window}")
+    cdf = _zipf_cdf()
+    positive, negative = _sentiment_lexicon(seed)
+    arrays = []
+    for split_id, n in ((3, n_train), (4, n_test)):
+        rng = np.random.default_rng([seed, split_id])
+        labels = (np.arange(n) % 2).astype(np.int32)  # (n,), balanced
+        words = np.searchsorted(cdf, rng.random((n, max_len))) + 1 + INDEX_FROM  # (n, max_len)
+        words = np.where(words < num_words, words, OOV_CHAR)
+        span = slice(0, window) if position == "early" else slice(max_len - window, max_len)
+        pick = rng.integers(_SENTIMENT_WORDS, size=(n, window))
+        evidence = np.where(labels[:, None] == 1, positive[pick], negative[pick]) + INDEX_FROM
+        inside = words[:, span]
+        words[:, span] = np.where(rng.random((n, window)) < signal, evidence, inside)
+        arrays += [words.astype(np.int32), labels]
+    digest = hashlib.sha256()
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    source = f"make_memory_task(seed={seed}, position={position}, window={window}, signal={signal})"
+    return Dataset("memory-task", source, digest.hexdigest(), *arrays)
+
+
 # --------------------------------------------------------------------------- entry point
 
 

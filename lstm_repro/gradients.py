@@ -10,6 +10,7 @@ Every number comes from tf.GradientTape on real Keras cells:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -213,6 +214,8 @@ def clipping_demo(
 
 RHOS = (0.5, 0.9, 1.0, 1.1, 1.5)
 FORGET_BIASES = (1.0, 3.0, 5.0)
+# The chapter's cells see embeddings, which Keras initialises uniform(-0.05, 0.05): std 0.029.
+EMBEDDING_SCALE = 0.03
 
 
 def study(setup: FlowSetup = FlowSetup(), *, clipnorm: float = 1.0) -> dict:
@@ -220,6 +223,7 @@ def study(setup: FlowSetup = FlowSetup(), *, clipnorm: float = 1.0) -> dict:
     series, slopes = [], {}
 
     def add(model, scale, activation, norms, **extra):
+        extra = {"input_scale": setup.input_scale, **extra}
         label = f"{model}/{activation}/rho={scale}" + "".join(f"/{k}={v}" for k, v in extra.items())
         slope = log_slope(norms)
         slopes[label] = slope
@@ -244,6 +248,13 @@ def study(setup: FlowSetup = FlowSetup(), *, clipnorm: float = 1.0) -> dict:
     for fb in FORGET_BIASES:
         cell = make_cell("lstm", setup, recurrent_scale=None, forget_bias=fb)
         add("lstm", None, "tanh", grad_norm_by_distance(cell, setup), forget_bias=fb)
+    small = dataclasses.replace(setup, input_scale=EMBEDDING_SCALE)
+    cell = make_cell("simple_rnn", small, recurrent_scale=None)
+    series_rnn = grad_norm_by_distance(cell, small)
+    cell = make_cell("lstm", small, recurrent_scale=None, forget_bias=1.0)
+    series_lstm = grad_norm_by_distance(cell, small)
+    add("simple_rnn", None, "tanh", series_rnn, input_scale=EMBEDDING_SCALE)
+    add("lstm", None, "tanh", series_lstm, input_scale=EMBEDDING_SCALE, forget_bias=1.0)
     carousel = {str(fb): carousel_check(setup, forget_bias=fb) for fb in FORGET_BIASES}
     clipping = {
         "unclipped": clipping_demo(clipnorm=None, seed=setup.seed),
@@ -272,15 +283,22 @@ def plot_study(result: dict, out_dir) -> list[str]:
         norms = np.asarray(s["grad_norm_by_distance"])
         ks = np.arange(len(norms))
         keep = norms > 0
+        small = s["input_scale"] != 1.0
+        suffix = f", inputs σ={s['input_scale']:g}" if small else ""
         if s["model"] == "lstm":
-            label, style, width = f"LSTM, forget bias {s['forget_bias']:g}", "-", 2.5
+            label = f"LSTM, forget bias {s['forget_bias']:g}{suffix}"
+            style, width = ("--" if small else "-"), 2.5
         else:
             rho = "Keras init" if s["recurrent_scale"] is None else f"ρ={s['recurrent_scale']:g}"
-            label, style, width = f"RNN {s['activation']}, {rho}", styles[s["activation"]], 1.2
+            label = f"RNN {s['activation']}, {rho}{suffix}"
+            style, width = ("--" if small else styles[s["activation"]]), 1.2 + small
         ax.semilogy(ks[keep], norms[keep], style, lw=width, label=label)
     ax.set_xlabel("distance k (steps back from the last step T)")
     ax.set_ylabel("mean ||∂L/∂h_{T-k}||  (L = <u, h_T>)")
-    ax.set_title("Gradient reaching step T-k: RNN with W_hh = ρ·Q against LSTM (64 units, T = 80)")
+    ax.set_title(
+        "Gradient reaching step T-k: RNN with W_hh = ρ·Q against LSTM (64 units, T = 80)",
+        fontsize=10,
+    )
     ax.set_ylim(1e-20, 1e16)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower left")

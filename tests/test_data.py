@@ -432,3 +432,23 @@ def test_pickle_module_is_not_used_with_an_unrestricted_unpickler(monkeypatch, i
     monkeypatch.setattr(pickle, "load", forbidden)
     monkeypatch.setattr(pickle, "loads", forbidden)
     read_imdb_file(path)
+
+
+def test_memory_task_puts_evidence_only_in_its_window():
+    from lstm_repro.data import make_memory_task
+
+    positive, negative = data._sentiment_lexicon(1)
+    lexicon = np.concatenate([positive, negative]) + data.INDEX_FROM
+    for position, inside in (("early", slice(0, 10)), ("late", slice(70, 80))):
+        ds = make_memory_task(
+            n_train=200, n_test=50, seed=1, num_words=10000, max_len=80, position=position
+        )
+        hits = np.isin(ds.x_train, lexicon)
+        outside = np.ones(80, bool)
+        outside[inside] = False
+        # Background words can hit the lexicon by chance (ranks 50-2049 are in the Zipf draw):
+        # seed 1 gave 1.5% of positions outside the window against 51.5% inside.
+        assert hits[:, inside].mean() > 0.4 > 0.05 > hits[:, outside].mean()
+        assert ds.y_train.mean() == 0.5 and ds.x_train.shape == (200, 80)
+    with pytest.raises(ReproError, match="position"):
+        make_memory_task(n_train=2, n_test=2, seed=1, num_words=100, max_len=8, position="middle")
