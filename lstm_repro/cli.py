@@ -96,6 +96,7 @@ def _reproduce(args) -> int:
         batch_size=args.batch_size,
         units=args.units,
         clipnorm=args.clipnorm,
+        forget_bias=args.forget_bias,
     )
     data = load_dataset(
         args.data,
@@ -346,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=None,
         help="clip gradients to this global L2 norm (default: off)",
+    )
+    rep.add_argument(
+        "--forget-bias",
+        type=float,
+        default=1.0,
+        help="LSTM forget-gate bias at init (default 1.0, Keras's)",
     )
     rep.add_argument(
         "--train-samples", type=_positive_int, metavar="N", help="use the first N training reviews"

@@ -26,6 +26,7 @@ class TrainConfig:
     epochs: int = 4  # passes over the training split
     seed: int = 22  # seeds Python, NumPy, TensorFlow, dropout and shuffling
     clipnorm: float | None = None  # clip gradients to this global L2 norm; None = off
+    forget_bias: float = 1.0  # LSTM forget-gate bias at init (Keras's unit_forget_bias = 1.0)
     shuffle_buffer: int = 1000  # tf.data shuffle buffer (the chapter's shuffle(1000))
 
     def __post_init__(self) -> None:
@@ -47,6 +48,8 @@ class TrainConfig:
             raise ReproError(f"dropout must lie in [0, 1), got {self.dropout!r}")
         if not self.learning_rate > 0.0:
             raise ReproError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not -1e3 < self.forget_bias < 1e3:
+            raise ReproError(f"forget_bias must be a finite number, got {self.forget_bias!r}")
         if self.clipnorm is not None and not self.clipnorm > 0.0:
             raise ReproError(f"clipnorm must be positive (or omitted), got {self.clipnorm!r}")
         if not isinstance(self.seed, int) or self.seed < 0:

@@ -103,14 +103,26 @@ assert tuple(BUILDERS) == MODEL_NAMES
 
 
 def build_model(name: str, config: TrainConfig) -> keras.Model:
-    """Build variant `name` with freshly initialised weights (seed them beforehand)."""
+    """Build variant `name` with freshly initialised weights (seed them beforehand).
+
+    config.forget_bias other than Keras's 1.0 overwrites the LSTM cells' forget-gate bias
+    (gate order i, f, c, o); for the other variants it is an error.
+    """
     try:
         builder = BUILDERS[name]
     except KeyError:
         raise ReproError(
             f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}"
         ) from None
-    return builder(config)
+    if config.forget_bias != 1.0 and "lstm" not in name:
+        raise ReproError(f"--forget-bias applies to the LSTM variants only, not {name}")
+    model = builder(config)
+    if config.forget_bias != 1.0:
+        for cell in recurrent_cells(model):
+            kernel, recurrent, bias = cell.get_weights()
+            bias[config.units : 2 * config.units] = config.forget_bias
+            cell.set_weights([kernel, recurrent, bias])
+    return model
 
 
 def recurrent_cells(model: keras.Model) -> list[layers.Layer]:

@@ -107,3 +107,18 @@ def test_without_the_mask_reset_the_chapters_code_fails_on_keras_3():
         Exception, match=r"(?i)inaccessible|out of scope|different graph|not an element"
     ):
         step_b(x)
+
+
+@pytest.mark.parametrize("name", ["unrolled-lstm", "fused-lstm"])
+def test_forget_bias_sets_the_f_block_of_every_lstm_cell(name):
+    config = SMALL.replace(forget_bias=3.0)
+    for cell in recurrent_cells(build_model(name, config)):
+        bias = cell.get_weights()[2]
+        np.testing.assert_array_equal(bias[config.units : 2 * config.units], 3.0)
+        np.testing.assert_array_equal(bias[: config.units], 0.0)  # i, c, o untouched (zeros)
+        np.testing.assert_array_equal(bias[2 * config.units :], 0.0)
+
+
+def test_forget_bias_is_refused_for_non_lstm_variants():
+    with pytest.raises(ReproError, match="LSTM variants only"):
+        build_model("fused-gru", SMALL.replace(forget_bias=2.0))
