@@ -354,6 +354,14 @@ class SyntheticSpec:
     agreement: float = 0.8  # fraction of those whose polarity matches the label
 
 
+def _arrays_sha256(arrays) -> str:
+    """Identity of a generated dataset: SHA-256 over its padded arrays' bytes, in order."""
+    digest = hashlib.sha256()
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return digest.hexdigest()
+
+
 def _zipf_cdf() -> np.ndarray:
     ranks = np.arange(1, _CORPUS_WORDS + 1, dtype=np.float64)
     # Zipf-Mandelbrot with exponent 1.2: the 100 commonest words make ~57% of tokens and words
@@ -412,11 +420,8 @@ def make_synthetic(
     arrays = keras_imdb_rules(
         x_train, y_train, x_test, y_test, num_words=num_words, max_len=max_len, shuffle_seed=None
     )
-    digest = hashlib.sha256()
-    for a in arrays:
-        digest.update(np.ascontiguousarray(a).tobytes())
     source = f"make_synthetic(seed={seed}, signal={spec.signal}, agreement={spec.agreement})"
-    return Dataset("synthetic", source, digest.hexdigest(), *arrays)
+    return Dataset("synthetic", source, _arrays_sha256(arrays), *arrays)
 
 
 def make_memory_task(
@@ -455,11 +460,8 @@ def make_memory_task(
         inside = words[:, span]
         words[:, span] = np.where(rng.random((n, window)) < signal, evidence, inside)
         arrays += [words.astype(np.int32), labels]
-    digest = hashlib.sha256()
-    for a in arrays:
-        digest.update(np.ascontiguousarray(a).tobytes())
     source = f"make_memory_task(seed={seed}, position={position}, window={window}, signal={signal})"
-    return Dataset("memory-task", source, digest.hexdigest(), *arrays)
+    return Dataset("memory-task", source, _arrays_sha256(arrays), *arrays)
 
 
 # --------------------------------------------------------------------------- entry point
