@@ -213,3 +213,23 @@ def test_a_keras_layout_file_trains_the_chapters_configuration(tmp_path):
     assert result["dataset"]["official"] is False
     assert len(result["history"]) == 4 and result["config"]["epochs"] == 4
     assert result["test_accuracy"] >= 0.83
+
+
+@pytest.mark.parametrize(
+    ("args", "benchmarks_collected", "tests_collected"),
+    [([], False, True), (["--benchmark-only"], True, True), (["benchmarks"], True, False)],
+)
+def test_plain_pytest_leaves_benchmarks_out(args, benchmarks_collected, tests_collected):
+    """The root conftest: `pytest` runs tests/ only; --benchmark-only or a path brings them in.
+    (With --benchmark-only, tests/ items are collected and then skipped by pytest-benchmark.)"""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert ("benchmarks/test_throughput.py" in proc.stdout) is benchmarks_collected
+    assert ("tests/test_config.py" in proc.stdout) is tests_collected
