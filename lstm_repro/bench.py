@@ -94,8 +94,6 @@ class StepRunner:
     """A compiled model and one fixed batch, with train and inference steps to time."""
 
     def __init__(self, variant: str, config: TrainConfig, *, seed: int = 0):
-        import keras
-
         from lstm_repro.models import build_model
         from lstm_repro.train import compile_model, seed_everything
 
@@ -107,7 +105,6 @@ class StepRunner:
         shape = (config.batch_size, config.max_len)
         self.x = rng.integers(0, config.vocab_size, size=shape).astype("int32")  # (B, T)
         self.y = rng.integers(0, 2, size=(config.batch_size, 1)).astype("float32")
-        self._keras = keras
 
     def train_step(self) -> None:
         self.model.train_on_batch(self.x, self.y)  # returns numpy: waits for the step

@@ -162,13 +162,24 @@ def _export_synthetic(args) -> int:
     return 0
 
 
+def _output_dir(value: str):
+    """--out DIR, created if missing; a user error (not a traceback) when it cannot be."""
+    from pathlib import Path
+
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise ReproError(f"--out {out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ReproError(f"--out {out}: cannot create ({e.strerror or e})") from None
+    return out
+
+
 def _gradients(args) -> int:
     from pathlib import Path
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ReproError(f"--out {out}: exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_dir(args.out)
     _import_tensorflow_quietly()
     from lstm_repro.gradients import FlowSetup, plot_study, study
     from lstm_repro.records import environment, write_json_atomic
@@ -225,11 +236,8 @@ def _gate(args) -> int:
 
 
 def _bench(args) -> int:
-    from pathlib import Path
 
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+    out = _output_dir(args.out) if args.out else None
     _import_tensorflow_quietly()
     from lstm_repro.bench import StepRunner, derived_figures, matmul_peak_gflops, uses_cudnn
     from lstm_repro.config import MODEL_NAMES, TrainConfig

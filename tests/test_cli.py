@@ -233,3 +233,11 @@ def test_plain_pytest_leaves_benchmarks_out(args, benchmarks_collected, tests_co
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert ("benchmarks/test_throughput.py" in proc.stdout) is benchmarks_collected
     assert ("tests/test_config.py" in proc.stdout) is tests_collected
+
+
+def test_out_that_is_a_file_is_a_user_error(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("mine")
+    assert main(["gradients", "--out", str(target)]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert target.read_text() == "mine"
