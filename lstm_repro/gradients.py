@@ -312,8 +312,17 @@ def plot_study(result: dict, out_dir) -> list[str]:
         loss = np.asarray(run["loss"], dtype=float)
         norm = np.asarray(run["grad_norm"], dtype=float)
         steps = np.arange(len(loss))
-        ax1.semilogy(steps[np.isfinite(loss)], loss[np.isfinite(loss)], "o-", ms=3, label=label)
-        ax2.semilogy(steps[np.isfinite(norm)], norm[np.isfinite(norm)], "o-", ms=3, label=label)
+        # The unclipped run may have one finite point: draw it large, above the clipped curve.
+        style = {"marker": "x", "ms": 10, "zorder": 3} if run["clipnorm"] is None else {"ms": 3}
+        for ax, values in ((ax1, loss), (ax2, norm)):
+            keep = np.isfinite(values)
+            ax.semilogy(
+                steps[keep],
+                values[keep],
+                "o-" if "marker" not in style else "-",
+                label=label,
+                **style,
+            )
         if run["first_non_finite_step"] is not None:
             ax1.axvline(
                 run["first_non_finite_step"],
