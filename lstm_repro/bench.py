@@ -8,6 +8,7 @@ in the same run) and each variant's time relative to `fused-lstm` in the same gr
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
 
@@ -141,6 +142,72 @@ def derived_figures(
         "timesteps_per_second": config.batch_size * config.max_len / median_seconds,
         "ms_per_step": median_seconds * 1e3,
     }
+
+
+def compare_variants(
+    variants, config: TrainConfig, *, rounds: int, on_row: Callable[[dict], None] | None = None
+) -> dict:
+    """The `bench` command's comparison: train and inference steps of each variant, timed for
+    `rounds` steps after compilation and one untimed step, with the derived figures."""
+    from lstm_repro.records import device_name, environment
+
+    peak = matmul_peak_gflops()
+    rows = []
+    for variant in variants:
+        runner = StepRunner(variant, config)
+        for mode in ("train", "infer"):
+            compile_seconds = runner.first_call_seconds(mode)
+            step = runner.step(mode)
+            step()
+            seconds = []
+            for _ in range(rounds):
+                start = time.perf_counter()
+                step()
+                seconds.append(time.perf_counter() - start)
+            row = {
+                "variant": variant,
+                "mode": mode,
+                "compile_seconds": compile_seconds,
+                "cudnn": uses_cudnn(runner.model, config),
+                **derived_figures(
+                    variant=variant,
+                    config=config,
+                    mode=mode,
+                    median_seconds=statistics.median(seconds),
+                    peak_gflops=peak,
+                ),
+            }
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return {
+        "device": device_name(),
+        "peak_gflops": peak,
+        "rounds": rounds,
+        "rows": rows,
+        "environment": environment(),
+    }
+
+
+def plot_comparison(result: dict, out_dir) -> str:
+    """bench.png: median ms per step of each variant and mode. Needs matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lstm_repro.records import save_figure_atomic
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    labels = [f"{r['variant']}\n{r['mode']}" for r in result["rows"]]
+    ax.bar(labels, [r["ms_per_step"] for r in result["rows"]], color="tab:blue")
+    ax.set_ylabel("ms per step (median)")
+    ax.set_title(f"Step time, chapter config (batch 128, T 80) on {result['device']}")
+    ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    path = save_figure_atomic(fig, out_dir, "bench.png")
+    plt.close(fig)
+    return path
 
 
 # --------------------------------------------------------------------------- regression gate

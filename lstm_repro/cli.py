@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import statistics
 import sys
-import time
 
 from lstm_repro.errors import ReproError
 
@@ -236,57 +234,26 @@ def _gate(args) -> int:
 
 
 def _bench(args) -> int:
-
     out = _output_dir(args.out) if args.out else None
     _import_tensorflow_quietly()
-    from lstm_repro.bench import StepRunner, derived_figures, matmul_peak_gflops, uses_cudnn
+    from lstm_repro.bench import compare_variants, plot_comparison
     from lstm_repro.config import MODEL_NAMES, TrainConfig
-    from lstm_repro.records import device_name, environment, write_json_atomic
+    from lstm_repro.records import write_json_atomic
 
-    config = TrainConfig()
-    rounds = 5 if args.quick else 20
-    variants = ("unrolled-lstm", "fused-lstm") if args.quick else MODEL_NAMES
-    peak = matmul_peak_gflops()
-    rows = []
-    for variant in variants:
-        runner = StepRunner(variant, config)
-        for mode in ("train", "infer"):
-            compile_seconds = runner.first_call_seconds(mode)
-            step = runner.step(mode)
-            step()
-            seconds = []
-            for _ in range(rounds):
-                start = time.perf_counter()
-                step()
-                seconds.append(time.perf_counter() - start)
-            row = {
-                "variant": variant,
-                "mode": mode,
-                "compile_seconds": compile_seconds,
-                "cudnn": uses_cudnn(runner.model, config),
-                **derived_figures(
-                    variant=variant,
-                    config=config,
-                    mode=mode,
-                    median_seconds=statistics.median(seconds),
-                    peak_gflops=peak,
-                ),
-            }
-            rows.append(row)
-            print(f"{variant:<14} {mode:<5} {row['ms_per_step']:>8.1f} ms/step", flush=True)
-    result = {
-        "device": device_name(),
-        "peak_gflops": peak,
-        "rounds": rounds,
-        "rows": rows,
-        "environment": environment(),
-    }
+    result = compare_variants(
+        ("unrolled-lstm", "fused-lstm") if args.quick else MODEL_NAMES,
+        TrainConfig(),
+        rounds=5 if args.quick else 20,
+        on_row=lambda r: print(
+            f"{r['variant']:<14} {r['mode']:<5} {r['ms_per_step']:>8.1f} ms/step", flush=True
+        ),
+    )
     print(_bench_table(result))
     if args.json:
         write_json_atomic(args.json, result)
     if out is not None:
         try:
-            print(f"wrote {_bench_plot(result, out)}")
+            print(f"wrote {plot_comparison(result, out)}")
         except ImportError:
             print("note: matplotlib is not installed: bar chart skipped (pip install .[plot])")
     return 0
@@ -305,26 +272,6 @@ def _bench_table(result: dict) -> str:
             f"{r['compile_seconds']:>9.1f} {r['cudnn']}"
         )
     return "\n".join(lines)
-
-
-def _bench_plot(result: dict, out) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from lstm_repro.gradients import _save
-
-    fig, ax = plt.subplots(figsize=(8, 4))
-    labels = [f"{r['variant']}\n{r['mode']}" for r in result["rows"]]
-    ax.bar(labels, [r["ms_per_step"] for r in result["rows"]], color="tab:blue")
-    ax.set_ylabel("ms per step (median)")
-    ax.set_title(f"Step time, chapter config (batch 128, T 80) on {result['device']}")
-    ax.tick_params(axis="x", labelsize=7)
-    fig.tight_layout()
-    path = _save(fig, out, "bench.png")
-    plt.close(fig)
-    return path
 
 
 # --------------------------------------------------------------------------- parser

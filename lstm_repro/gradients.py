@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from lstm_repro import reference as ref
+from lstm_repro.records import save_figure_atomic
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +304,7 @@ def plot_study(result: dict, out_dir) -> list[str]:
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower left")
     fig.tight_layout()
-    paths.append(_save(fig, out_dir, "gradient_flow.png"))
+    paths.append(save_figure_atomic(fig, out_dir, "gradient_flow.png"))
     plt.close(fig)
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
@@ -339,21 +340,6 @@ def plot_study(result: dict, out_dir) -> list[str]:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    paths.append(_save(fig, out_dir, "clipping.png"))
+    paths.append(save_figure_atomic(fig, out_dir, "clipping.png"))
     plt.close(fig)
     return paths
-
-
-def _save(fig, out_dir, name: str) -> str:
-    """Save atomically: render to a temporary name beside the target, then rename."""
-    import os
-    from pathlib import Path
-
-    target = Path(out_dir) / name
-    tmp = target.with_name(f".{name}.{os.getpid()}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return str(target)

@@ -91,6 +91,18 @@ def write_json_atomic(path: str | os.PathLike, payload: dict) -> Path:
     return path
 
 
+def save_figure_atomic(fig, out_dir: str | os.PathLike, name: str) -> str:
+    """Save a matplotlib figure as out_dir/name: render beside the target, then rename."""
+    target = Path(out_dir) / name
+    tmp = target.with_name(f".{name}.{os.getpid()}.tmp.png")
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return str(target)
+
+
 def read_json(path: str | os.PathLike, *, what: str = "JSON file") -> dict:
     try:
         with open(path) as f:

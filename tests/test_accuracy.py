@@ -15,14 +15,13 @@ learn in 32 steps (seeds 1 and 4 stay at chance), so its check is on the mean ov
 
 from __future__ import annotations
 
-import os
 import statistics
-from pathlib import Path
 
 import pytest
 
 from lstm_repro.config import MODEL_NAMES, TrainConfig
-from lstm_repro.data import load_dataset, make_synthetic
+from lstm_repro.data import load_dataset, locate_imdb, make_synthetic
+from lstm_repro.errors import ReproError
 from lstm_repro.train import train
 
 # Per-variant floor after 2 epochs: the min over seeds 0-4 minus a margin of ~0.05.
@@ -84,11 +83,12 @@ def test_simple_rnn_learns_on_average_but_less_than_the_lstm(results):
 
 
 def _imdb_available() -> bool:
-    explicit = os.environ.get("LSTM_REPRO_IMDB")
-    if explicit:
-        return Path(explicit).is_file()
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return (Path(home) / "datasets" / "imdb.npz").is_file()
+    """The loader's own lookup ($LSTM_REPRO_IMDB, then Keras's cache), without downloading."""
+    try:
+        locate_imdb(None, allow_download=False)
+    except ReproError:
+        return False
+    return True
 
 
 @pytest.mark.slow
