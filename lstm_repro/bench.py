@@ -1,31 +1,108 @@
-"""FLOP model, matmul peak, cuDNN detection, step timing and the regression gate.
+"""FLOP model, matmul peak, cuDNN detection and step timing.
 
-Shared by benchmarks/ (pytest-benchmark) and the `bench` / `gate` commands. Figures that gate
-are machine-normalised: `peak_fraction` (achieved GFLOP/s over a dense fp32 matmul peak measured
-in the same run) and each variant's time relative to `fused-lstm` in the same group.
+Shared by benchmarks/ (pytest-benchmark) and the `bench` command; `gate.py` compares runs.
+`peak_fraction` is achieved GFLOP/s over a dense fp32 matmul peak measured in the same run.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from lstm_repro.config import TrainConfig
+from lstm_repro.config import VARIANTS, TrainConfig
+from lstm_repro.config import variant as variant_info
 from lstm_repro.errors import ReproError
 
-# Multiply-adds per unit per input of one step: LSTM has 4 gate blocks, GRU 3, SimpleRNN 1.
-GATE_BLOCKS = {"lstm": 4, "gru": 3, "rnn": 1}
-VARIANT_CELL = {
-    "unrolled-lstm": "lstm",
-    "fused-lstm": "lstm",
-    "unrolled-rnn": "rnn",
-    "fused-gru": "gru",
-}
-REFERENCE_VARIANT = "fused-lstm"
+MODES = ("train", "infer")
+SLOWDOWN_ENV = "LSTM_REPRO_BENCH_SLOWDOWN"  # a test aid: "PATTERN=FACTOR[,PATTERN=FACTOR]"
+SMOKE_ENV = "LSTM_REPRO_BENCH_SMOKE"  # 1: tiny sizes, for running every benchmark once in CI
+FULL_ENV = "LSTM_REPRO_BENCH_FULL"  # 1: add a larger (units, batch) sweep
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark: a variant's train or inference step at one size. The name is what
+    pytest-benchmark, `ab` and LSTM_REPRO_BENCH_SLOWDOWN patterns all see."""
+
+    name: str
+    variant: str
+    mode: str
+    units: int
+    batch: int
+    group: str  # rivals side by side: same mode and size
+
+    def config(self) -> TrainConfig:
+        """The chapter's config at this case's size (tiny sizes under LSTM_REPRO_BENCH_SMOKE)."""
+        if os.environ.get(SMOKE_ENV, "") not in ("", "0"):
+            return TrainConfig(units=4, batch_size=4, max_len=4, vocab_size=100, embedding_dim=4)
+        return TrainConfig(units=self.units, batch_size=self.batch)
+
+
+def benchmark_cases(*, full: bool | None = None, quick: bool = False) -> list[Case]:
+    """Every variant's train and inference step at the chapter's sizes, then a (units, batch)
+    sweep of the LSTM variants' training step. quick: the LSTM variants at the chapter's sizes."""
+    full = os.environ.get(FULL_ENV, "") not in ("", "0") if full is None else full
+    lstm = ("unrolled-lstm", "fused-lstm")
+    cases = [
+        Case(f"chapter-{v}-{m}", v, m, 64, 128, f"{m}-chapter")
+        for v in (lstm if quick else VARIANTS)
+        for m in MODES
+    ]
+    if quick:
+        return cases
+    sweep = [(64, 32), (256, 32), (256, 128)]
+    if full:
+        sweep += [(128, 64), (128, 256), (512, 128), (64, 512)]
+    cases += [
+        Case(f"sweep-{v}-u{u}-b{b}", v, "train", u, b, f"train-u{u}-b{b}")
+        for u, b in sweep
+        for v in lstm
+    ]
+    return cases
+
+
+def parse_slowdown(text: str | None) -> list[tuple[str, float]]:
+    """LSTM_REPRO_BENCH_SLOWDOWN: comma-separated PATTERN=FACTOR, FACTOR >= 1."""
+    rules = []
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        pattern, sep, factor = part.rpartition("=")
+        try:
+            value = float(factor)
+        except ValueError:
+            value = float("nan")
+        if not sep or not pattern.strip() or not (math.isfinite(value) and value >= 1.0):
+            raise ReproError(
+                f"{SLOWDOWN_ENV}: {part!r} is not PATTERN=FACTOR with a finite FACTOR >= 1"
+            )
+        rules.append((pattern.strip(), value))
+    return rules
+
+
+def slowdown_for(name: str, rules: list[tuple[str, float]]) -> float:
+    """The factor for benchmark `name`: the largest among the rules whose pattern it contains."""
+    return max((f for pattern, f in rules if pattern in name), default=1.0)
+
+
+def slowed(step: Callable[[], None], factor: float) -> Callable[[], None]:
+    """`step`, then a sleep of (factor - 1) x the time it took: a `factor`x slower step."""
+    if factor == 1.0:
+        return step
+
+    def run() -> None:
+        start = time.perf_counter()
+        step()
+        time.sleep((factor - 1.0) * (time.perf_counter() - start))
+
+    return run
 
 
 def flops_per_step(variant: str, config: TrainConfig, *, mode: str) -> float:
@@ -35,7 +112,7 @@ def flops_per_step(variant: str, config: TrainConfig, *, mode: str) -> float:
     2*B*units. Training counts the backward pass as twice the forward (grads w.r.t. inputs and
     weights), so 3x forward; the Adam update (~10 FLOPs per weight) is added.
     """
-    blocks = GATE_BLOCKS[VARIANT_CELL[variant]]
+    blocks = variant_info(variant).gate_blocks  # multiply-adds per unit per input
     B, T, u = config.batch_size, config.max_len, config.units
     forward = 0.0
     inputs = config.embedding_dim
@@ -101,8 +178,9 @@ class StepRunner:
 
     def __init__(self, variant: str, config: TrainConfig, *, seed: int = 0):
         from lstm_repro.models import build_model
-        from lstm_repro.train import compile_model, seed_everything
+        from lstm_repro.train import check_memory, compile_model, seed_everything
 
+        check_memory(config, variant)
         seed_everything(seed)
         self.variant, self.config = variant, config
         self.model = build_model(variant, config)
@@ -145,41 +223,41 @@ def derived_figures(
 
 
 def compare_variants(
-    variants, config: TrainConfig, *, rounds: int, on_row: Callable[[dict], None] | None = None
+    cases: list[Case], *, rounds: int, on_row: Callable[[dict], None] | None = None
 ) -> dict:
-    """The `bench` command's comparison: train and inference steps of each variant, timed for
-    `rounds` steps after compilation and one untimed step, with the derived figures."""
+    """The `bench` command's comparison: each case's step timed for `rounds` steps after
+    compilation and one untimed step, with the derived figures."""
     from lstm_repro.records import device_name, environment
 
     peak = matmul_peak_gflops()
     rows = []
-    for variant in variants:
-        runner = StepRunner(variant, config)
-        for mode in ("train", "infer"):
-            compile_seconds = runner.first_call_seconds(mode)
-            step = runner.step(mode)
+    for case in cases:
+        config = case.config()
+        runner = StepRunner(case.variant, config)
+        compile_seconds = runner.first_call_seconds(case.mode)
+        step = runner.step(case.mode)
+        step()
+        seconds = []
+        for _ in range(rounds):
+            start = time.perf_counter()
             step()
-            seconds = []
-            for _ in range(rounds):
-                start = time.perf_counter()
-                step()
-                seconds.append(time.perf_counter() - start)
-            row = {
-                "variant": variant,
-                "mode": mode,
-                "compile_seconds": compile_seconds,
-                "cudnn": uses_cudnn(runner.model, config),
-                **derived_figures(
-                    variant=variant,
-                    config=config,
-                    mode=mode,
-                    median_seconds=statistics.median(seconds),
-                    peak_gflops=peak,
-                ),
-            }
-            rows.append(row)
-            if on_row is not None:
-                on_row(row)
+            seconds.append(time.perf_counter() - start)
+        row = {
+            "variant": case.variant,
+            "mode": case.mode,
+            "compile_seconds": compile_seconds,
+            "cudnn": uses_cudnn(runner.model, config),
+            **derived_figures(
+                variant=case.variant,
+                config=config,
+                mode=case.mode,
+                median_seconds=statistics.median(seconds),
+                peak_gflops=peak,
+            ),
+        }
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
     return {
         "device": device_name(),
         "peak_gflops": peak,
@@ -196,7 +274,7 @@ def plot_comparison(result: dict, out_dir) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lstm_repro.records import save_figure_atomic
+    from lstm_repro.records import save_figure
 
     fig, ax = plt.subplots(figsize=(8, 4))
     labels = [f"{r['variant']}\n{r['mode']}" for r in result["rows"]]
@@ -205,106 +283,6 @@ def plot_comparison(result: dict, out_dir) -> str:
     ax.set_title(f"Step time, chapter config (batch 128, T 80) on {result['device']}")
     ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
-    path = save_figure_atomic(fig, out_dir, "bench.png")
+    path = save_figure(fig, Path(out_dir) / "bench.png")
     plt.close(fig)
-    return path
-
-
-# --------------------------------------------------------------------------- regression gate
-
-
-def _benchmarks(doc: dict, path: str) -> dict[str, dict]:
-    rows = doc.get("benchmarks")
-    if not isinstance(rows, list):
-        raise ReproError(f"{path}: not a pytest-benchmark JSON file (no 'benchmarks' list)")
-    out = {}
-    for row in rows:
-        try:
-            info, median = row["extra_info"], float(row["stats"]["median"])
-            entry = {
-                "group": row.get("group") or "",
-                "variant": info["variant"],
-                "median": median,
-                "flops": float(info["flops_per_step"]),
-                "peak": float(info["peak_gflops"]),
-            }
-        except (KeyError, TypeError, ValueError):
-            continue  # benchmarks without our extra_info (e.g. the matmul peak itself)
-        if median > 0 and entry["peak"] > 0:
-            out[row["name"]] = entry
-    return out
-
-
-def _geomean(values) -> float:
-    values = list(values)
-    return math.exp(sum(math.log(v) for v in values) / len(values))
-
-
-def gate(baseline: dict, current: dict, *, tolerance: float, names=("baseline", "current")):
-    """Compare two pytest-benchmark documents. Returns (rows, regressed).
-
-    Each row: (metric, baseline, current, change, verdict). What gates is per variant, over all
-    of its benchmarks the two files share (geometric mean): its slowdown in peak_fraction, and
-    its time relative to fused-lstm in the same groups. A variant regresses when that slowdown
-    factor is at least 1 + tolerance. Single benchmarks are listed too, marked "slower" past
-    the tolerance but not gating: on this shared 2-core VM single benchmarks moved by up to
-    25% between back-to-back runs (57% with 10 fixed rounds), whole variants by up to 14%.
-    """
-    if not tolerance > 0:
-        raise ReproError(f"--tolerance must be positive, got {tolerance}")
-    base, cur = _benchmarks(baseline, names[0]), _benchmarks(current, names[1])
-    common = sorted(set(base) & set(cur))
-    if not common:
-        raise ReproError(
-            f"no common benchmarks between {names[0]} ({len(base)}) and {names[1]} ({len(cur)})"
-        )
-    limit = round(1.0 + tolerance, 9)
-    rows, regressed = [], False
-
-    def peak_fraction(e):
-        return e["flops"] / e["median"] / 1e9 / e["peak"]
-
-    def row(metric, b, c, slowdown, gating):
-        nonlocal regressed
-        bad = round(slowdown, 9) >= limit
-        regressed |= bad and gating
-        verdict = ("REGRESSION" if gating else "slower") if bad else "ok"
-        rows.append((metric, b, c, c / b - 1.0, verdict))
-
-    for name in common:
-        b, c = peak_fraction(base[name]), peak_fraction(cur[name])
-        row(f"{name} peak_fraction", b, c, b / c, gating=False)
-
-    by_variant: dict[str, list[str]] = {}
-    for name in common:
-        by_variant.setdefault(base[name]["variant"], []).append(name)
-    for variant, members in sorted(by_variant.items()):
-        b = _geomean(peak_fraction(base[n]) for n in members)
-        c = _geomean(peak_fraction(cur[n]) for n in members)
-        row(f"{variant}: peak_fraction (geomean of {len(members)})", b, c, b / c, gating=True)
-
-    def reference_times(table):
-        return {
-            e["group"]: e["median"] for e in table.values() if e["variant"] == REFERENCE_VARIANT
-        }
-
-    b_ref, c_ref = reference_times(base), reference_times(cur)
-    for variant, members in sorted(by_variant.items()):
-        if variant == REFERENCE_VARIANT:
-            continue
-        paired = [n for n in members if base[n]["group"] in b_ref and cur[n]["group"] in c_ref]
-        if not paired:
-            continue
-        b = _geomean(base[n]["median"] / b_ref[base[n]["group"]] for n in paired)
-        c = _geomean(cur[n]["median"] / c_ref[cur[n]["group"]] for n in paired)
-        metric = f"{variant}: time / {REFERENCE_VARIANT} (geomean of {len(paired)})"
-        row(metric, b, c, c / b, gating=True)
-    return rows, regressed
-
-
-def format_gate(rows) -> str:
-    width = max(len(r[0]) for r in rows)
-    lines = [f"{'metric':<{width}}  {'baseline':>10}  {'current':>10}  {'change':>8}  verdict"]
-    for metric, b, c, change, verdict in rows:
-        lines.append(f"{metric:<{width}}  {b:>10.4g}  {c:>10.4g}  {change:>+8.1%}  {verdict}")
-    return "\n".join(lines)
+    return str(path)

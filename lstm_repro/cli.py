@@ -1,22 +1,24 @@
 """`lstm-repro` command line: argument parsing and printing only; the work is in the modules.
 
-TensorFlow is imported only after the arguments parse, so a bad flag fails in well under a
-second. Every user error ends as one `lstm-repro: error: ...` message and exit code 2.
+TensorFlow is imported only after the arguments parse and every input is checked, so a bad flag
+fails in well under a second. Every user error ends as one `lstm-repro: error: ...` message and
+exit code 2; a gate that finds a regression exits 1; Ctrl-C exits 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import logging
 import os
+import re
 import sys
 
+from lstm_repro.config import MAX_SEED
 from lstm_repro.errors import ReproError
 
 PROG = "lstm-repro"
-# The chapter prints no accuracy. This is what its configuration typically reaches on the real
-# IMDB test split in published runs of the same model (not measured here: no download).
-CHAPTER_EXPECTED = "~0.80-0.85 test accuracy after 4 epochs on real IMDB (published runs)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,29 +26,35 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {message}\n")
 
 
-def _int_at_least(minimum: int, description: str):
+def _int_in(low: int, high: int | None, description: str):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
-        if value < minimum:
+        if value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"expected {description}, got {value}")
         return value
 
     return parse
 
 
-_positive_int = _int_at_least(1, "a positive integer")
-_non_negative_int = _int_at_least(0, "an integer >= 0")
+_positive_int = _int_in(1, None, "a positive integer")
+_seed = _int_in(0, MAX_SEED, f"a seed in 0..{MAX_SEED}")
+# The gradient study unrolls T steps eagerly for 13 series; 1,000 is already minutes.
+_time_steps = _int_in(1, 1000, "a sequence length in 1..1000")
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
+    value = _number(text)
+    if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
     return value
 
@@ -75,35 +83,153 @@ def _import_tensorflow_quietly() -> None:
         os.close(devnull)
 
 
-# --------------------------------------------------------------------------- reproduce
+def _write_outputs(args, payload: dict, text_md: str | None = None) -> None:
+    from lstm_repro.records import write_atomic, write_json
+
+    if getattr(args, "json", None) is not None:
+        write_json(args.json, payload)
+    if getattr(args, "markdown", None) is not None and text_md is not None:
+        write_atomic(args.markdown, lambda f: f.write((text_md + "\n").encode()))
 
 
-def _reproduce(args) -> int:
+def _check_outputs(args) -> None:
+    from lstm_repro.records import check_writable
+
+    for flag in ("json", "markdown"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            check_writable(value, flag=f"--{flag}")
+
+
+# --------------------------------------------------------------------------- run options
+
+
+def _config_field_help() -> dict[str, str]:
+    """Each TrainConfig field's trailing comment in config.py: the one description of it."""
     from lstm_repro.config import TrainConfig
-    from lstm_repro.data import load_dataset
 
-    if args.json:
-        parent = os.path.dirname(os.path.abspath(args.json))
-        if not os.path.isdir(parent):
-            raise ReproError(f"--json {args.json}: directory {parent} does not exist")
-        if os.path.isdir(args.json):
-            raise ReproError(f"--json {args.json}: is a directory; give a file name")
-    config = TrainConfig(
-        epochs=args.epochs,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        units=args.units,
-        clipnorm=args.clipnorm,
-        forget_bias=args.forget_bias,
+    try:
+        source = inspect.getsource(TrainConfig)
+    except (OSError, TypeError):
+        return {}
+    return dict(re.findall(r"^\s+(\w+): [^=]+= [^#]+#\s*(.+)$", source, flags=re.M))
+
+
+def _config_value(field: dataclasses.Field, text: str):
+    kind = str(field.type)
+    if text.strip().lower() == "none" and "None" in kind:
+        return None
+    if kind.startswith("int"):
+        try:
+            return int(text)
+        except ValueError:
+            raise ReproError(f"{field.name} must be an integer, got {text!r}") from None
+    try:
+        return float(text)
+    except ValueError:
+        raise ReproError(f"{field.name} must be a number, got {text!r}") from None
+
+
+def _add_run_options(parser: argparse.ArgumentParser, *, with_seed: bool = True) -> None:
+    """The options of one reproduction: data, model, and one flag per TrainConfig field."""
+    from lstm_repro.config import VARIANTS, TrainConfig
+    from lstm_repro.data import DATA_CHOICES
+
+    parser.add_argument(
+        "--data",
+        choices=DATA_CHOICES,
+        default="auto",
+        help="auto: real IMDB when found, else the synthetic corpus (default)",
     )
-    data = load_dataset(
-        args.data,
-        num_words=config.vocab_size,
-        max_len=config.max_len,
-        seed=config.seed,
+    parser.add_argument("--imdb-path", metavar="FILE", help="an imdb.npz in Keras's layout")
+    parser.add_argument(
+        "--model",
+        choices=tuple(VARIANTS),
+        default="unrolled-lstm",
+        help="; ".join(f"{v.name}: {v.summary}" for v in VARIANTS.values()),
+    )
+    parser.add_argument(
+        "--train-samples", type=_positive_int, metavar="N", help="use the first N training reviews"
+    )
+    parser.add_argument(
+        "--test-samples", type=_positive_int, metavar="N", help="use the first N test reviews"
+    )
+    helps = _config_field_help()
+    defaults = TrainConfig()
+    for field in dataclasses.fields(TrainConfig):
+        if field.name == "seed" and not with_seed:
+            continue
+        parser.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            dest=f"config_{field.name}",
+            metavar="N" if str(field.type).startswith("int") else "X",
+            type=str,
+            help=f"{helps.get(field.name, field.name)} (default {getattr(defaults, field.name)})",
+        )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any config field by name, e.g. --set dropout=0.1 (after the flags above)",
+    )
+
+
+def _run_spec(args, *, seed: int | None = None):
+    """The RunSpec the run options describe; every value is validated by TrainConfig."""
+    from lstm_repro.config import RunSpec, TrainConfig
+
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    values = {}
+    for name, field in fields.items():
+        text = getattr(args, f"config_{name}", None)
+        if text is not None:
+            values[name] = _config_value(field, text)
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep or key.strip() not in fields:
+            raise ReproError(f"--set {item!r}: expected KEY=VALUE with KEY one of {sorted(fields)}")
+        values[key.strip()] = _config_value(fields[key.strip()], text)
+    if seed is not None:
+        values["seed"] = seed
+    return RunSpec(
+        model=args.model,
+        config=TrainConfig(**values),
+        data=args.data,
         imdb_path=args.imdb_path,
         train_samples=args.train_samples,
         test_samples=args.test_samples,
+    )
+
+
+def _check_run(spec) -> None:
+    """What can be known wrong before data, TensorFlow or training: memory, the data's name."""
+    from lstm_repro.config import check_fits_in_memory, variant
+    from lstm_repro.imdb import named_imdb_path
+    from lstm_repro.records import available_memory_bytes
+
+    check_fits_in_memory(variant(spec.model), spec.config, available_bytes=available_memory_bytes())
+    if spec.data != "synthetic":
+        named_imdb_path(spec.imdb_path)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _reproduce(args) -> int:
+    from lstm_repro.data import load_dataset
+
+    spec = _run_spec(args)
+    _check_run(spec)
+    _check_outputs(args)
+    data = load_dataset(
+        spec.data,
+        num_words=spec.config.vocab_size,
+        max_len=spec.config.max_len,
+        seed=spec.config.seed,
+        imdb_path=spec.imdb_path,
+        train_samples=spec.train_samples,
+        test_samples=spec.test_samples,
     )
     banner = {
         "synthetic": "SYNTHETIC corpus (not IMDB)",
@@ -117,41 +243,138 @@ def _reproduce(args) -> int:
         flush=True,
     )
     _import_tensorflow_quietly()
-    from lstm_repro.records import write_json_atomic
+    from lstm_repro.report import result_summary
     from lstm_repro.train import train
 
-    result = train(config, data=data, model_name=args.model, progress=sys.stdout.isatty())
-    if args.json:
-        write_json_atomic(args.json, result)
-    print(_summary_table(result))
-    if args.json:
+    result = train(spec.config, data=data, model_name=spec.model, progress=sys.stdout.isatty())
+    _write_outputs(args, result)
+    print(result_summary(result))
+    if args.json is not None:
         print(f"result written to {args.json}")
     return 0
 
 
-def _summary_table(result: dict) -> str:
-    lines = [
-        f"model {result['model']} on {result['dataset']['name']}, seed {result['config']['seed']}",
-        f"{'epoch':>5}  {'train_loss':>10}  {'train_acc':>9}  {'test_loss':>9}  {'test_acc':>8}",
-    ]
-    for h in result["history"]:
-        lines.append(
-            f"{h['epoch']:>5}  {h['train_loss']:>10.4f}  {h['train_accuracy']:>9.4f}  "
-            f"{h['test_loss']:>9.4f}  {h['test_accuracy']:>8.4f}"
-        )
-    lines += [
-        f"wall time: {result['seconds']:.1f} s (first step, incl. tracing: "
-        f"{result['first_step_seconds']:.1f} s; median step {result['step_seconds'] * 1e3:.1f} ms)",
-        f"chapter's setup is expected to reach: {CHAPTER_EXPECTED}",
-        f"weights sha256: {result['weights_sha256']}",
-    ]
-    return "\n".join(lines)
+def _seeds(args) -> int:
+    from lstm_repro.gate import summarise
+    from lstm_repro.report import seeds_table
+
+    seeds = list(range(args.first_seed, args.first_seed + args.n))
+    if seeds[-1] > MAX_SEED:
+        raise ReproError(f"seeds {seeds[0]}..{seeds[-1]} go past {MAX_SEED}")
+    spec = _run_spec(args, seed=seeds[0])
+    _check_run(spec)
+    _check_outputs(args)
+    from lstm_repro.train import run_seeds
+
+    print(
+        f"training {spec.model} for seeds {seeds[0]}..{seeds[-1]}, {args.jobs} at a time",
+        flush=True,
+    )
+    runs = run_seeds(
+        spec,
+        seeds,
+        jobs=args.jobs,
+        on_done=lambda r: print(
+            f"seed {r['config']['seed']}: test accuracy {r['test_accuracy']:.4f} "
+            f"({r['seconds']:.0f} s)",
+            flush=True,
+        ),
+    )
+    summary = summarise([r["test_accuracy"] for r in runs])
+    payload = {"spec": spec.to_dict(), "seeds": seeds, "summary": summary, "runs": runs}
+    _write_outputs(args, payload)
+    print(seeds_table(summary, spec.model))
+    return 0
+
+
+def _gate(args) -> int:
+    from lstm_repro.gate import compare_speed
+    from lstm_repro.records import read_json
+    from lstm_repro.report import speed_table
+
+    _check_outputs(args)
+    baseline = read_json(args.baseline, what="pytest-benchmark JSON file")
+    current = read_json(args.current, what="pytest-benchmark JSON file")
+    report = compare_speed(
+        baseline,
+        current,
+        tolerance=args.tolerance,
+        alpha=args.alpha,
+        normalise=args.normalise,
+        names=(args.baseline, args.current),
+    )
+    print(speed_table(report))
+    _write_outputs(args, report.to_dict(), speed_table(report, markdown=True))
+    return 1 if report.regressed else 0
+
+
+def _ab(args) -> int:
+    from lstm_repro.bench import benchmark_cases
+    from lstm_repro.gate import compare_speed
+    from lstm_repro.report import speed_table
+
+    _check_outputs(args)
+    if args.save_docs is not None:
+        from lstm_repro.records import output_dir
+
+        output_dir(args.save_docs, flag="--save-docs")
+    from lstm_repro.ab import run_ab
+
+    cases = benchmark_cases(quick=not args.all)
+    print(f"ab: {args.rev} (baseline) against this checkout, {len(cases)} benchmarks", flush=True)
+    base, cur, info = run_ab(
+        args.rev,
+        cases=cases,
+        blocks=args.blocks,
+        rounds=args.rounds,
+        on_case=lambda name: print(f"  {name}", flush=True),
+    )
+    report = compare_speed(
+        base,
+        cur,
+        tolerance=args.tolerance,
+        alpha=args.alpha,
+        normalise="none",
+        names=(args.rev, "this checkout"),
+    )
+    print(speed_table(report))
+    print(f"ab took {info['seconds']:.0f} s")
+    if args.save_docs is not None:
+        from pathlib import Path
+
+        from lstm_repro.records import write_json
+
+        write_json(Path(args.save_docs) / "baseline.json", base)
+        write_json(Path(args.save_docs) / "current.json", cur)
+    _write_outputs(args, {**report.to_dict(), "ab": info}, speed_table(report, markdown=True))
+    return 1 if report.regressed else 0
+
+
+def _gate_accuracy(args) -> int:
+    from lstm_repro.gate import compare_accuracy
+    from lstm_repro.records import read_json
+    from lstm_repro.report import accuracy_table
+
+    _check_outputs(args)
+    report = compare_accuracy(
+        read_json(args.baseline, what="`lstm-repro seeds` file"),
+        read_json(args.current, what="`lstm-repro seeds` file"),
+        min_effect=args.min_effect,
+        alpha=args.alpha,
+        names=(args.baseline, args.current),
+    )
+    print(accuracy_table(report))
+    _write_outputs(args, report.to_dict(), accuracy_table(report, markdown=True))
+    return 1 if report.regressed else 0
 
 
 def _export_synthetic(args) -> int:
-    from lstm_repro.data import save_imdb_file, synthetic_raw
+    from lstm_repro.imdb import save_imdb_file
+    from lstm_repro.records import check_writable
+    from lstm_repro.synthetic import synthetic_raw
 
-    if os.path.exists(args.file) and not args.force:
+    check_writable(args.file, flag="export-synthetic")
+    if os.path.lexists(args.file) and not args.force:
         raise ReproError(f"{args.file} exists; pass --force to replace it")
     x_train, y_train = synthetic_raw(n=args.train_samples, split="train", seed=args.seed)
     x_test, y_test = synthetic_raw(n=args.test_samples, split="test", seed=args.seed)
@@ -160,97 +383,48 @@ def _export_synthetic(args) -> int:
     return 0
 
 
-def _output_dir(value: str):
-    """--out DIR, created if missing; a user error (not a traceback) when it cannot be."""
-    from pathlib import Path
-
-    out = Path(value)
-    if out.exists() and not out.is_dir():
-        raise ReproError(f"--out {out}: exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ReproError(f"--out {out}: cannot create ({e.strerror or e})") from None
-    return out
-
-
 def _gradients(args) -> int:
-    from pathlib import Path
+    from lstm_repro.records import output_dir
 
-    out = _output_dir(args.out)
+    out = output_dir(args.out)
     _import_tensorflow_quietly()
     from lstm_repro.gradients import FlowSetup, plot_study, study
-    from lstm_repro.records import environment, write_json_atomic
+    from lstm_repro.records import environment, write_json
+    from lstm_repro.report import gradient_table
 
     result = study(FlowSetup(time=args.time, seed=args.seed), clipnorm=args.clipnorm)
     result["environment"] = environment()
     try:
-        result["plots"] = [Path(p).name for p in plot_study(result, out)]
+        result["plots"] = [os.path.basename(p) for p in plot_study(result, out)]
     except ImportError:
         result["plots"] = []
         result["plots_note"] = "matplotlib is not installed: plots skipped (pip install .[plot])"
         print(f"note: {result['plots_note']}")
-    write_json_atomic(out / "gradients.json", result)
-    print(_gradient_table(result))
+    write_json(out / "gradients.json", result)
+    print(gradient_table(result))
     print(f"wrote {out / 'gradients.json'} and {', '.join(result['plots']) or 'no plots'}")
     return 0
 
 
-def _gradient_table(result: dict) -> str:
-    lines = [f"{'series':<56} {'log slope':>9} {'|g| k=30/k=0':>13} {'|g| k=50':>10}"]
-    for s in result["series"]:
-        norms = s["grad_norm_by_distance"]
-        extra = f", forget bias {s['forget_bias']:g}" if "forget_bias" in s else ""
-        if s["input_scale"] != 1.0:
-            extra += f", inputs {s['input_scale']:g}"
-        rho = "Keras init" if s["recurrent_scale"] is None else f"rho={s['recurrent_scale']:g}"
-        name = f"{s['model']} {s['activation']} {rho}{extra}"
-        k50 = norms[min(50, len(norms) - 1)]
-        ratio = norms[min(30, len(norms) - 1)] / norms[0]
-        lines.append(f"{name:<56} {s['log_slope']:>9.4f} {ratio:>13.3g} {k50:>10.3g}")
-    for name, run in result["clipping"].items():
-        fate = (
-            "all finite"
-            if run["all_finite"]
-            else f"non-finite from step {run['first_non_finite_step']}"
-        )
-        lines.append(f"clipping demo, {name}: {fate}; final loss {run['final_loss']:.3g}")
-    return "\n".join(lines)
-
-
-def _gate(args) -> int:
-    from lstm_repro.bench import format_gate, gate
-    from lstm_repro.records import read_json
-
-    baseline = read_json(args.baseline, what="pytest-benchmark JSON file")
-    current = read_json(args.current, what="pytest-benchmark JSON file")
-    rows, regressed = gate(
-        baseline, current, tolerance=args.tolerance, names=(args.baseline, args.current)
-    )
-    print(format_gate(rows))
-    verdict = "REGRESSION" if regressed else "ok"
-    print(f"{verdict}: tolerance {args.tolerance:.0%} slowdown, {len(rows)} metrics compared")
-    return 1 if regressed else 0
-
-
 def _bench(args) -> int:
-    out = _output_dir(args.out) if args.out else None
-    _import_tensorflow_quietly()
-    from lstm_repro.bench import compare_variants, plot_comparison
-    from lstm_repro.config import MODEL_NAMES, TrainConfig
-    from lstm_repro.records import write_json_atomic
+    from lstm_repro.records import output_dir
 
+    out = output_dir(args.out) if args.out is not None else None
+    _check_outputs(args)
+    _import_tensorflow_quietly()
+    from lstm_repro.bench import benchmark_cases, compare_variants, plot_comparison
+    from lstm_repro.report import bench_table
+
+    cases = [c for c in benchmark_cases(quick=args.quick) if c.name.startswith("chapter-")]
     result = compare_variants(
-        ("unrolled-lstm", "fused-lstm") if args.quick else MODEL_NAMES,
-        TrainConfig(),
+        cases,
         rounds=5 if args.quick else 20,
         on_row=lambda r: print(
             f"{r['variant']:<14} {r['mode']:<5} {r['ms_per_step']:>8.1f} ms/step", flush=True
         ),
     )
-    print(_bench_table(result))
-    if args.json:
-        write_json_atomic(args.json, result)
+    print(bench_table(result))
+    _write_outputs(args, result)
     if out is not None:
         try:
             print(f"wrote {plot_comparison(result, out)}")
@@ -259,70 +433,49 @@ def _bench(args) -> int:
     return 0
 
 
-def _bench_table(result: dict) -> str:
-    lines = [
-        f"device: {result['device']}; fp32 matmul peak {result['peak_gflops']:.1f} GFLOP/s",
-        f"{'variant':<14} {'mode':<5} {'ms/step':>8} {'samples/s':>10} {'GFLOP/s':>8} "
-        f"{'peak frac':>9} {'compile s':>9} cuDNN",
-    ]
-    for r in result["rows"]:
-        lines.append(
-            f"{r['variant']:<14} {r['mode']:<5} {r['ms_per_step']:>8.1f} "
-            f"{r['samples_per_second']:>10.0f} {r['gflops']:>8.2f} {r['peak_fraction']:>9.3f} "
-            f"{r['compile_seconds']:>9.1f} {r['cudnn']}"
-        )
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from lstm_repro.config import MODEL_NAMES
-    from lstm_repro.data import DATA_CHOICES
+def _add_gate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tolerance",
+        type=_number,
+        default=0.10,
+        help="the slowdown that matters: the CI's lower bound must exceed 1 + this (default 0.10)",
+    )
+    parser.add_argument(
+        "--alpha", type=_number, default=0.05, help="family-wise error rate (Holm; default 0.05)"
+    )
+    _add_report_outputs(parser)
 
+
+def _add_report_outputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
+    parser.add_argument("--markdown", metavar="FILE", help="the table in Markdown (CI summaries)")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     rep = sub.add_parser("reproduce", help="train the chapter's model and report")
-    rep.add_argument(
-        "--data",
-        choices=DATA_CHOICES,
-        default="auto",
-        help="auto: real IMDB when found, else the synthetic corpus (default)",
-    )
-    rep.add_argument("--imdb-path", metavar="FILE", help="an imdb.npz in Keras's layout")
-    rep.add_argument("--model", choices=MODEL_NAMES, default="unrolled-lstm")
-    rep.add_argument("--epochs", type=_positive_int, default=4)
-    rep.add_argument("--seed", type=_non_negative_int, default=22)
-    rep.add_argument("--batch-size", type=_positive_int, default=128)
-    rep.add_argument("--units", type=_positive_int, default=64)
-    rep.add_argument(
-        "--clipnorm",
-        type=_positive_float,
-        default=None,
-        help="clip gradients to this global L2 norm (default: off)",
-    )
-    rep.add_argument(
-        "--forget-bias",
-        type=float,
-        default=1.0,
-        help="LSTM forget-gate bias at init (default 1.0, Keras's)",
-    )
-    rep.add_argument(
-        "--train-samples", type=_positive_int, metavar="N", help="use the first N training reviews"
-    )
-    rep.add_argument(
-        "--test-samples", type=_positive_int, metavar="N", help="use the first N test reviews"
-    )
+    _add_run_options(rep)
     rep.add_argument("--json", metavar="FILE", help="write the result record here (atomically)")
     rep.set_defaults(func=_reproduce)
+
+    seeds = sub.add_parser("seeds", help="train N seeds in parallel processes; the distribution")
+    _add_run_options(seeds, with_seed=False)
+    seeds.add_argument("--n", type=_positive_int, required=True, help="number of seeds")
+    seeds.add_argument("--first-seed", type=_seed, default=0, help="seeds run from here (0)")
+    seeds.add_argument("--jobs", type=_positive_int, default=1, help="processes at a time (1)")
+    seeds.add_argument("--json", metavar="FILE", required=True, help="every run and the summary")
+    seeds.set_defaults(func=_seeds)
 
     exp = sub.add_parser(
         "export-synthetic", help="write the synthetic corpus as a Keras-layout imdb.npz"
     )
     exp.add_argument("file")
-    exp.add_argument("--seed", type=_non_negative_int, default=22)
+    exp.add_argument("--seed", type=_seed, default=22)
     exp.add_argument("--train-samples", type=_positive_int, default=25000, metavar="N")
     exp.add_argument("--test-samples", type=_positive_int, default=25000, metavar="N")
     exp.add_argument("--force", action="store_true", help="replace an existing file")
@@ -330,8 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     grad = sub.add_parser("gradients", help="measure gradient flow (vanishing/exploding/clipping)")
     grad.add_argument("--out", required=True, metavar="DIR", help="gradients.json and PNGs go here")
-    grad.add_argument("--time", type=_positive_int, default=80, help="sequence length T")
-    grad.add_argument("--seed", type=_non_negative_int, default=0)
+    grad.add_argument("--time", type=_time_steps, default=80, help="sequence length T")
+    grad.add_argument("--seed", type=_seed, default=0)
     grad.add_argument(
         "--clipnorm",
         type=_positive_float,
@@ -345,13 +498,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gate.add_argument("baseline")
     gate.add_argument("current")
+    _add_gate_options(gate)
     gate.add_argument(
-        "--tolerance",
-        type=_positive_float,
-        default=0.25,
-        help="slowdown factor - 1 that counts as a regression (default 0.25)",
+        "--normalise",
+        choices=("peak", "reference", "none"),
+        default="peak",
+        help="peak: times x each run's matmul peak (default); reference: times / fused-lstm's "
+        "in the same group; none: raw times (one machine, one session)",
     )
     gate.set_defaults(func=_gate)
+
+    ab = sub.add_parser(
+        "ab", help="benchmark a git revision against this checkout, interleaved; gate them"
+    )
+    ab.add_argument("rev", help="the baseline revision, e.g. main or HEAD")
+    ab.add_argument("--all", action="store_true", help="every benchmark (default: LSTM, chapter)")
+    ab.add_argument("--blocks", type=_positive_int, default=6, help="alternations per case (6)")
+    ab.add_argument("--rounds", type=_positive_int, default=4, help="steps per block (4)")
+    ab.add_argument("--save-docs", metavar="DIR", help="also write both sides' benchmark JSON")
+    _add_gate_options(ab)
+    ab.set_defaults(func=_ab)
+
+    acc = sub.add_parser(
+        "gate-accuracy", help="compare two `seeds` distributions; exit 1 on a regression"
+    )
+    acc.add_argument("baseline")
+    acc.add_argument("current")
+    acc.add_argument(
+        "--min-effect",
+        type=_number,
+        default=0.01,
+        help="smallest accuracy drop that counts (default 0.01, one point)",
+    )
+    acc.add_argument("--alpha", type=_number, default=0.05, help="one-sided test level (0.05)")
+    _add_report_outputs(acc)
+    acc.set_defaults(func=_gate_accuracy)
 
     bench = sub.add_parser("bench", help="step-time comparison of the variants without pytest")
     bench.add_argument("--quick", action="store_true", help="LSTM variants only, 5 rounds")
@@ -362,9 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
+    """Exit codes: 0 done, 1 a gate found a regression, 2 bad input, 130 interrupted (Ctrl-C,
+    128 + SIGINT as shells report it, so scripts can tell an interrupt from bad input)."""
     try:
+        args = build_parser().parse_args(argv)
+        logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s")
         return args.func(args)
     except ReproError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)

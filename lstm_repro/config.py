@@ -1,4 +1,8 @@
-"""Run configuration. Defaults are the chapter's numbers (IMDB LSTM, TensorFlow 2.0 code)."""
+"""Run configuration and the one table of model variants.
+
+Defaults are the chapter's numbers (IMDB LSTM, TensorFlow 2.0 code). Nothing here imports a
+deep-learning framework, so the CLI can parse and validate without one.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,39 @@ from dataclasses import dataclass
 
 from lstm_repro.errors import ReproError
 
-# The model variants (built in models.py); listed here so the CLI can parse without TensorFlow.
-MODEL_NAMES = ("unrolled-lstm", "fused-lstm", "unrolled-rnn", "fused-gru")
+MAX_SEED = 2**32 - 1  # NumPy's legacy seeding (used by keras.utils.set_random_seed) stops here
+MAX_VOCAB = 2**31 - 1  # token ids are int32 tensors
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One model variant: which cell, stepped how, and its weight layout."""
+
+    name: str
+    cell: str  # "lstm", "gru" or "rnn"
+    fused: bool  # True: keras.layers.LSTM/GRU (one fused loop, cuDNN-eligible on a GPU);
+    # False: the chapter's cells called by hand over the time steps
+    gate_blocks: int  # weight blocks per cell: LSTM i, f, c, o = 4; GRU 3; SimpleRNN 1
+    biases_per_block: int  # GRU with reset_after keeps two bias vectors; the others one
+    summary: str  # one line for --help and reports
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("unrolled-lstm", "lstm", False, 4, 1, "the chapter's LSTMCell stepped by hand"),
+        Variant("fused-lstm", "lstm", True, 4, 1, "keras.layers.LSTM (cuDNN on a GPU)"),
+        Variant("unrolled-rnn", "rnn", False, 1, 1, "the chapter's SimpleRNNCell baseline"),
+        Variant("fused-gru", "gru", True, 3, 2, "keras.layers.GRU, the chapter's other remedy"),
+    )
+}
+
+
+def variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ReproError(f"unknown model {name!r}; choose one of {', '.join(VARIANTS)}") from None
 
 
 @dataclass(frozen=True)
@@ -24,7 +59,7 @@ class TrainConfig:
     dropout: float = 0.2  # input dropout of each recurrent cell, one mask per sequence
     learning_rate: float = 1e-3  # Adam step size
     epochs: int = 4  # passes over the training split
-    seed: int = 22  # seeds Python, NumPy, TensorFlow, dropout and shuffling
+    seed: int = 22  # seeds Python, NumPy, the backend, dropout and shuffling
     clipnorm: float | None = None  # clip gradients to this global L2 norm; None = off
     forget_bias: float = 1.0  # LSTM forget-gate bias at init (Keras's unit_forget_bias = 1.0)
     shuffle_buffer: int = 1000  # tf.data shuffle buffer (the chapter's shuffle(1000))
@@ -44,24 +79,45 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ReproError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("dropout", "learning_rate", "forget_bias", "clipnorm"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float))
+            ):
+                raise ReproError(f"{name} must be a number, got {value!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ReproError(f"dropout must lie in [0, 1), got {self.dropout!r}")
-        if not self.learning_rate > 0.0:
-            raise ReproError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not 0.0 < self.learning_rate < 1e3:
+            raise ReproError(
+                f"learning_rate must be positive and finite, got {self.learning_rate!r}"
+            )
         if not -1e3 < self.forget_bias < 1e3:
             raise ReproError(f"forget_bias must be a finite number, got {self.forget_bias!r}")
-        if self.clipnorm is not None and not self.clipnorm > 0.0:
-            raise ReproError(f"clipnorm must be positive (or omitted), got {self.clipnorm!r}")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ReproError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if self.vocab_size < 4:
-            raise ReproError("vocab_size must be at least 4 (ids 0-2 are pad, start and OOV)")
+        if self.clipnorm is not None and not 0.0 < self.clipnorm < float("inf"):
+            raise ReproError(
+                f"clipnorm must be positive and finite (or omitted), got {self.clipnorm!r}"
+            )
+        if (
+            not isinstance(self.seed, int)
+            or isinstance(self.seed, bool)
+            or not 0 <= self.seed <= MAX_SEED
+        ):
+            raise ReproError(f"seed must be an integer in 0..{MAX_SEED}, got {self.seed!r}")
+        if not 4 <= self.vocab_size <= MAX_VOCAB:
+            raise ReproError(
+                f"vocab_size must lie in 4..{MAX_VOCAB} (ids 0-2 are pad, start and OOV; "
+                "ids are int32)"
+            )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
+        if not isinstance(values, dict):
+            raise ReproError(
+                f"a config must be an object of field values, got {type(values).__name__}"
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -70,3 +126,55 @@ class TrainConfig:
 
     def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything `reproduce` needs to repeat a run: the model, its config and the data."""
+
+    model: str
+    config: TrainConfig
+    data: str = "auto"  # auto | imdb | synthetic
+    imdb_path: str | None = None
+    train_samples: int | None = None
+    test_samples: int | None = None
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "config": self.config.to_dict()}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> RunSpec:
+        return cls(**{**values, "config": TrainConfig.from_dict(values["config"])})
+
+
+def parameter_count(v: Variant, config: TrainConfig) -> int:
+    """Trainable weights: embedding, each recurrent layer's kernels and biases, the head."""
+    total = config.vocab_size * config.embedding_dim + config.units + 1
+    inputs = config.embedding_dim
+    for _ in range(config.num_layers):
+        blocks = v.gate_blocks * config.units
+        total += blocks * (inputs + config.units) + v.biases_per_block * blocks
+        inputs = config.units
+    return total
+
+
+def training_memory_bytes(v: Variant, config: TrainConfig) -> int:
+    """A lower-bound estimate of what one training step holds in float32: weights, gradients
+    and Adam's two moments (4 copies of every weight), plus the activations the backward pass
+    keeps for each time step and layer (gate pre-activations, states)."""
+    weights = 4 * 4 * parameter_count(v, config)
+    per_step = config.embedding_dim + config.num_layers * config.units * (v.gate_blocks + 4)
+    activations = 4 * config.batch_size * config.max_len * per_step
+    return weights + activations
+
+
+def check_fits_in_memory(v: Variant, config: TrainConfig, *, available_bytes: int) -> None:
+    """Refuse sizes that cannot fit before a framework tries (and dies) allocating them."""
+    need = training_memory_bytes(v, config)
+    if need > available_bytes:
+        raise ReproError(
+            f"{v.name} with units={config.units}, batch_size={config.batch_size}, "
+            f"vocab_size={config.vocab_size}, embedding_dim={config.embedding_dim}, "
+            f"max_len={config.max_len} needs at least {need / 2**30:,.1f} GiB to train; "
+            f"this machine has {available_bytes / 2**30:,.1f} GiB available. Use smaller sizes."
+        )

@@ -14,13 +14,14 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from lstm_repro import reference as ref
-from lstm_repro.records import save_figure_atomic
+from lstm_repro.records import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +305,7 @@ def plot_study(result: dict, out_dir) -> list[str]:
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower left")
     fig.tight_layout()
-    paths.append(save_figure_atomic(fig, out_dir, "gradient_flow.png"))
+    paths.append(str(save_figure(fig, Path(out_dir) / "gradient_flow.png")))
     plt.close(fig)
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
@@ -340,6 +341,6 @@ def plot_study(result: dict, out_dir) -> list[str]:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    paths.append(save_figure_atomic(fig, out_dir, "clipping.png"))
+    paths.append(str(save_figure(fig, Path(out_dir) / "clipping.png")))
     plt.close(fig)
     return paths

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import keras
 from keras import layers, ops
 
-from lstm_repro.config import MODEL_NAMES, TrainConfig
+from lstm_repro.config import TrainConfig, variant
 from lstm_repro.errors import ReproError
 
 
@@ -51,7 +51,7 @@ def _unrolled(config: TrainConfig, cell_cls) -> keras.Model:
     model = UnrolledRNN(
         config=config, make_cell=lambda: cell_cls(config.units, dropout=config.dropout)
     )
-    model(ops.zeros((1, config.max_len), dtype="int32"))  # create weights
+    model(ops.zeros((1, 1), dtype="int32"))  # create weights (their shapes ignore the length)
     return model
 
 
@@ -73,50 +73,20 @@ def _fused(config: TrainConfig, layer_cls) -> keras.Model:
     )
 
 
-def unrolled_lstm(config: TrainConfig) -> keras.Model:
-    """The chapter's model: LSTMCell(units, dropout) stepped by hand."""
-    return _unrolled(config, layers.LSTMCell)
-
-
-def fused_lstm(config: TrainConfig) -> keras.Model:
-    """Same network as `unrolled-lstm` with keras.layers.LSTM (fused loop; cuDNN on GPU)."""
-    return _fused(config, layers.LSTM)
-
-
-def unrolled_rnn(config: TrainConfig) -> keras.Model:
-    """The chapter's 'traditional RNN' baseline: SimpleRNNCell stepped by hand."""
-    return _unrolled(config, layers.SimpleRNNCell)
-
-
-def fused_gru(config: TrainConfig) -> keras.Model:
-    """The chapter's other remedy: keras.layers.GRU (reset_after=True, cuDNN-eligible)."""
-    return _fused(config, layers.GRU)
-
-
-BUILDERS: dict[str, Callable[[TrainConfig], keras.Model]] = {
-    "unrolled-lstm": unrolled_lstm,
-    "fused-lstm": fused_lstm,
-    "unrolled-rnn": unrolled_rnn,
-    "fused-gru": fused_gru,
-}
-assert tuple(BUILDERS) == MODEL_NAMES
+_CELLS = {"lstm": layers.LSTMCell, "rnn": layers.SimpleRNNCell, "gru": layers.GRUCell}
+_FUSED = {"lstm": layers.LSTM, "rnn": layers.SimpleRNN, "gru": layers.GRU}
 
 
 def build_model(name: str, config: TrainConfig) -> keras.Model:
-    """Build variant `name` with freshly initialised weights (seed them beforehand).
+    """Build variant `name` (config.VARIANTS) with freshly initialised weights (seed first).
 
     config.forget_bias other than Keras's 1.0 overwrites the LSTM cells' forget-gate bias
-    (gate order i, f, c, o); for the other variants it is an error.
+    (gate order i, f, c, o); for the other cells it is an error.
     """
-    try:
-        builder = BUILDERS[name]
-    except KeyError:
-        raise ReproError(
-            f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}"
-        ) from None
-    if config.forget_bias != 1.0 and "lstm" not in name:
+    v = variant(name)
+    if config.forget_bias != 1.0 and v.cell != "lstm":
         raise ReproError(f"--forget-bias applies to the LSTM variants only, not {name}")
-    model = builder(config)
+    model = _fused(config, _FUSED[v.cell]) if v.fused else _unrolled(config, _CELLS[v.cell])
     if config.forget_bias != 1.0:
         for cell in recurrent_cells(model):
             kernel, recurrent, bias = cell.get_weights()

@@ -1,13 +1,16 @@
-"""Result records: environment description, weight fingerprints and atomic JSON writing."""
+"""Result records: environment description, weight fingerprints, and the one atomic writer."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -25,6 +28,18 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def available_memory_bytes() -> int:
+    """MemAvailable from /proc/meminfo (what can be allocated without swapping), else total RAM."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def device_name() -> str:
@@ -62,26 +77,25 @@ def weights_sha256(weights: list[np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomic(path: str | os.PathLike, payload: dict) -> Path:
-    """Write JSON to a temporary file beside `path`, then rename it over `path`.
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """The one way this package writes a file: `write(f)` into a temporary file beside
+    `path`, fsync, mode 0644, then rename over `path`.
 
     A reader sees the old file or the new one, never half of one; a failed write leaves
-    whatever was there untouched.
+    whatever was there untouched and no temporary file behind. OSError becomes ReproError.
     """
-    path = Path(path)
-    text = json.dumps(payload, indent=2, sort_keys=True, allow_nan=True) + "\n"
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise ReproError(f"cannot write {path}: directory {directory} does not exist")
+    path = _output_path(path)
+    _check_target(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
         raise ReproError(f"cannot write {path}: {e.strerror or e}") from None
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are readable like any other file
         os.replace(tmp, path)
     except OSError as e:
         raise ReproError(f"cannot write {path}: {e.strerror or e}") from None
@@ -91,28 +105,119 @@ def write_json_atomic(path: str | os.PathLike, payload: dict) -> Path:
     return path
 
 
-def save_figure_atomic(fig, out_dir: str | os.PathLike, name: str) -> str:
-    """Save a matplotlib figure as out_dir/name: render beside the target, then rename."""
-    target = Path(out_dir) / name
-    tmp = target.with_name(f".{name}.{os.getpid()}.tmp.png")
+def _output_path(value: str | os.PathLike) -> Path:
+    if not str(value).strip():  # Path("") would silently mean the current directory
+        raise ReproError("an output path is empty; give a file name")
+    return Path(value)
+
+
+def _check_target(path: Path) -> None:
+    if path.is_dir():
+        raise ReproError(f"cannot write {path}: is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise ReproError(f"cannot write {path}: directory {path.parent} does not exist")
+
+
+def check_writable(path: str | os.PathLike, *, flag: str) -> Path:
+    """Fail now, before a long run, if `path` could not be written later."""
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return str(target)
+        path = _output_path(path)
+        _check_target(path)
+        _probe_directory(path.parent)
+    except ReproError as e:
+        raise ReproError(f"{flag} {str(path)!r}: {e}") from None
+    return path
+
+
+def output_dir(value: str | os.PathLike, *, flag: str = "--out") -> Path:
+    """An output directory, created if missing and checked writable before any work starts."""
+    if not str(value).strip():
+        raise ReproError(f"{flag} is empty; give a directory")
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise ReproError(f"{flag} {out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ReproError(f"{flag} {out}: cannot create ({e.strerror or e})") from None
+    try:
+        _probe_directory(out)
+    except ReproError as e:
+        raise ReproError(f"{flag} {out}: {e}") from None
+    return out
+
+
+def _probe_directory(directory: Path) -> None:
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=directory)
+    except OSError as e:
+        raise ReproError(f"not writable ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def strict_json(payload) -> tuple[object, list[str]]:
+    """`payload` with every non-finite float replaced by None, and the JSON paths replaced.
+
+    JSON has no NaN or Infinity; readers other than Python's choke on the bare tokens.
+    """
+    replaced: list[str] = []
+
+    def clean(value, where: str):
+        if isinstance(value, float) and not math.isfinite(value):
+            replaced.append(where)
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v, f"{where}.{k}") for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, np.generic):
+            return clean(value.item(), where)
+        return value
+
+    return clean(payload, "$"), replaced
+
+
+NON_FINITE_KEY = "non_finite_as_null"
+
+
+def write_json(path: str | os.PathLike, payload: dict) -> Path:
+    """Strict JSON, atomically. Non-finite numbers are written as null, and their paths are
+    listed under `non_finite_as_null` so a reader knows those nulls stand for NaN or inf."""
+    cleaned, replaced = strict_json(payload)
+    if replaced:
+        cleaned[NON_FINITE_KEY] = replaced
+    text = json.dumps(cleaned, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return write_atomic(path, lambda f: f.write(text.encode()))
+
+
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """A matplotlib figure as PNG, atomically."""
+    return write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110))
+
+
+MAX_JSON_BYTES = 256 << 20  # the largest JSON document read (benchmark files are ~1 MB)
 
 
 def read_json(path: str | os.PathLike, *, what: str = "JSON file") -> dict:
+    """A JSON object from a file a user named; every way it can be wrong is a ReproError."""
     try:
-        with open(path) as f:
-            data = json.load(f)
+        with open(path, "rb") as f:
+            raw = f.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
         raise ReproError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ReproError(f"{path}: cannot read ({e})") from None
+    except OSError as e:
+        raise ReproError(f"{path}: cannot read ({e.strerror or e})") from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise ReproError(f"{path}: larger than {MAX_JSON_BYTES:,} bytes; not a {what}")
+    try:
+        data = json.loads(raw)
     except json.JSONDecodeError as e:
         raise ReproError(f"{path}: not a {what} ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise ReproError(f"{path}: not a {what} (nested too deeply)") from None
+    except (ValueError, UnicodeDecodeError) as e:  # e.g. an integer of over 4,300 digits
+        raise ReproError(f"{path}: not a {what} ({' '.join(str(e).split())[:120]})") from None
     if not isinstance(data, dict):
         raise ReproError(f"{path}: not a {what} (top level is not an object)")
     return data

@@ -37,3 +37,29 @@ def isolated_keras_home(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(home))
     monkeypatch.delenv("LSTM_REPRO_IMDB", raising=False)
     return home
+
+
+@pytest.fixture
+def unwritable_dir(tmp_path):
+    """A directory this process cannot create files in. chmod 555 is enough for a normal user;
+    root ignores permission bits, so as root a sysfs directory (which refuses new files) is
+    used. Skips, saying why, if neither refuses a write here."""
+    import tempfile
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        target = tmp_path / "read-only"
+        target.mkdir()
+        target.chmod(0o555)
+    else:
+        target = Path("/sys/kernel")
+    try:
+        fd, probe = tempfile.mkstemp(dir=target)
+    except OSError:
+        yield target
+    else:
+        os.close(fd)
+        os.unlink(probe)
+        pytest.skip(f"{target} accepts writes on this machine; no unwritable directory to test")
+    if target.is_relative_to(tmp_path):
+        target.chmod(0o755)

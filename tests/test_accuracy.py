@@ -19,9 +19,11 @@ import statistics
 
 import pytest
 
-from lstm_repro.config import MODEL_NAMES, TrainConfig
-from lstm_repro.data import load_dataset, locate_imdb, make_synthetic
+from lstm_repro.config import VARIANTS, TrainConfig
+from lstm_repro.data import load_dataset
 from lstm_repro.errors import ReproError
+from lstm_repro.imdb import locate_imdb
+from lstm_repro.synthetic import make_memory_task, make_synthetic
 from lstm_repro.train import train
 
 # Per-variant floor after 2 epochs: the min over seeds 0-4 minus a margin of ~0.05.
@@ -114,7 +116,7 @@ def test_chapter_configuration_on_real_imdb(model):
 
 
 def test_every_variant_has_a_check():
-    assert set(FLOOR) | {"unrolled-rnn"} == set(MODEL_NAMES)
+    assert set(FLOOR) | {"unrolled-rnn"} == set(VARIANTS)
 
 
 # --------------------------------------------------------------------------- memory over 70 steps
@@ -133,8 +135,6 @@ def test_every_variant_has_a_check():
 def _memory_run(
     model: str, position: str, seed: int, epochs: int = 2, forget_bias: float = 1.0
 ) -> float:
-    from lstm_repro.data import make_memory_task
-
     config = TrainConfig(epochs=epochs, seed=seed, forget_bias=forget_bias)
     data = make_memory_task(
         n_train=2048,

@@ -10,9 +10,10 @@ import sys
 import pytest
 
 from lstm_repro.cli import main
-from lstm_repro.data import file_sha256, save_imdb_file, synthetic_raw
 from lstm_repro.errors import ReproError
-from lstm_repro.records import write_json_atomic
+from lstm_repro.imdb import file_sha256, save_imdb_file
+from lstm_repro.records import write_json
+from lstm_repro.synthetic import synthetic_raw
 
 RESULT_KEYS = {
     "test_accuracy",
@@ -52,6 +53,22 @@ def run_cli(*args, env=None):
         ["reproduce", "--json", "/no/such/dir/r.json"],
         ["reproduce", "--json", "/tmp"],
         ["reproduce", "--train-samples", "-3"],
+        ["reproduce", "--seed", "4294967296"],
+        ["reproduce", "--seed", "-1"],
+        ["reproduce", "--units", "100000"],
+        ["reproduce", "--batch-size", "100000000"],
+        ["reproduce", "--imdb-path", ""],
+        ["reproduce", "--json", ""],
+        ["reproduce", "--forget-bias", "nan"],
+        ["reproduce", "--clipnorm", "inf"],
+        ["reproduce", "--data", "synthetic", "--train-samples", "10000000000"],
+        ["export-synthetic", "/no/such/dir/x.npz"],
+        ["export-synthetic", "/tmp", "--force"],
+        ["export-synthetic", ""],
+        ["gradients", "--out", ""],
+        ["gradients", "--out", "/tmp/x", "--time", "100000"],
+        ["gate", "/no/such.json", "/no/such.json"],
+        ["gate", "a.json", "b.json", "--tolerance", "nan"],
         ["frobnicate"],
         [],
     ],
@@ -182,7 +199,7 @@ def test_export_synthetic_never_overwrites_without_force(tmp_path):
 
 def test_json_is_written_atomically_and_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     target = tmp_path / "r.json"
-    write_json_atomic(target, {"a": 1})
+    write_json(target, {"a": 1})
     assert json.loads(target.read_text()) == {"a": 1}
 
     def broken_replace(src, dst):
@@ -190,7 +207,7 @@ def test_json_is_written_atomically_and_a_failed_write_keeps_the_old_file(tmp_pa
 
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(ReproError, match="No space left"):
-        write_json_atomic(target, {"a": 2})
+        write_json(target, {"a": 2})
     assert json.loads(target.read_text()) == {"a": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]  # no temp file left
 
@@ -241,3 +258,138 @@ def test_out_that_is_a_file_is_a_user_error(tmp_path, capsys):
     assert main(["gradients", "--out", str(target)]) == 2
     assert "not a directory" in capsys.readouterr().err
     assert target.read_text() == "mine"
+
+
+# --------------------------------------------------------------------------- the contract, closed
+
+
+def test_export_into_an_unwritable_directory_is_one_line(unwritable_dir, capsys):
+    assert main(["export-synthetic", str(unwritable_dir / "x.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lstm-repro: error:") and err.count("\n") == 1 and "not writable" in err
+
+
+def test_an_unwritable_output_fails_before_any_work(unwritable_dir, monkeypatch, capsys):
+    """--json and --out are checked before data, training or the study: a read-only target
+    must not throw away a whole run. Kills: checking writability only when writing."""
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the long work started before the output was checked")
+
+    monkeypatch.setattr("lstm_repro.data.load_dataset", must_not_run)
+    monkeypatch.setattr("lstm_repro.gradients.study", must_not_run)
+    for argv in (
+        ["reproduce", "--json", str(unwritable_dir / "r.json")],
+        ["gradients", "--out", str(unwritable_dir)],
+        ["gradients", "--out", str(unwritable_dir / "new")],
+        ["bench", "--json", str(unwritable_dir / "b.json")],
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("lstm-repro: error:") and err.count("\n") == 1, err
+
+
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path):
+    """Ctrl-C while TensorFlow is being imported (after the data line is printed): no
+    KeyboardInterrupt traceback. Exit 130 (128 + SIGINT) rather than 2, so scripts can tell an
+    interrupt from bad input. Kills: a KeyboardInterrupt escaping main()."""
+    import signal
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lstm_repro",
+            "reproduce",
+            "--data",
+            "synthetic",
+            "--train-samples",
+            "256",
+            "--test-samples",
+            "128",
+            "--epochs",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LSTM_REPRO_OFFLINE": "1"},
+    )
+    first = proc.stdout.readline()  # printed after the data is made, before TensorFlow loads
+    assert first.startswith("data: "), first
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert err == "lstm-repro: interrupted\n", err
+
+
+def _gate_doc(median=0.01, flops=2e9, peak=100.0, name="step[a]", data=None):
+    data = [0.01 + 1e-4 * i for i in range(10)] if data is None else data
+    return {
+        "benchmarks": [
+            {
+                "name": name,
+                "group": "g",
+                "stats": {"median": median, "min": median, "data": data},
+                "extra_info": {
+                    "variant": "unrolled-lstm",
+                    "flops_per_step": flops,
+                    "peak_gflops": peak,
+                },
+            }
+        ]
+    }
+
+
+HOSTILE_GATE_DOCUMENTS = {
+    "deeply-nested": "[" * 100_000 + "]" * 100_000,
+    "huge-integer": '{"benchmarks": [{"name": "x", "stats": {"median": ' + "9" * 5000 + "}}]}",
+    "huge-float": json.dumps(_gate_doc()).replace("0.01", "1e999"),
+    "median-zero": json.dumps(_gate_doc(median=0)),
+    "median-negative": json.dumps(_gate_doc(median=-0.5)),
+    "median-nan": json.dumps(_gate_doc(median=float("nan"))),
+    "median-infinite": json.dumps(_gate_doc(median=float("inf"))),
+    "flops-zero": json.dumps(_gate_doc(flops=0)),
+    "flops-nan": json.dumps(_gate_doc(flops=float("nan"))),
+    "flops-text": json.dumps(_gate_doc(flops="lots")),
+    "peak-negative": json.dumps(_gate_doc(peak=-1)),
+    "row-without-name": json.dumps({"benchmarks": [{"stats": {"median": 1}}]}),
+    "name-is-a-list": json.dumps(_gate_doc(name=["a", "b"])),
+    "row-is-a-string": json.dumps({"benchmarks": ["row"]}),
+    "sample-nan": json.dumps(_gate_doc(data=[0.01] * 9 + [float("nan")])),
+    "sample-negative": json.dumps(_gate_doc(data=[0.01] * 9 + [-0.01])),
+    "samples-as-text": json.dumps(_gate_doc(data="0.01 0.02")),
+    "too-few-samples": json.dumps(_gate_doc(data=[0.01, 0.02])),
+    "not-utf8": b"\xff\xfe{}".decode("latin-1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_GATE_DOCUMENTS))
+@pytest.mark.parametrize("side", ["baseline", "current"])
+def test_gate_refuses_a_hostile_document_in_one_line(tmp_path, capsys, case, side):
+    """Kills: a RecursionError/ValueError/OverflowError traceback, and a NaN or zero figure
+    that turns a slowdown into 'ok' (NaN compares False with every threshold)."""
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_gate_doc()))
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(HOSTILE_GATE_DOCUMENTS[case].encode("latin-1"))
+    argv = ["gate", str(bad), str(good)] if side == "baseline" else ["gate", str(good), str(bad)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lstm-repro: error:") and err.count("\n") == 1, err
+    assert str(bad) in err
+
+
+def test_a_bad_flag_is_refused_before_tensorflow_is_imported():
+    """A bad flag fails in well under a second because nothing heavy is imported until every
+    input is checked. Kills: a module-level TensorFlow import reaching the CLI's parse path
+    (RunSpec once lived in train.py and pulled TensorFlow into every `reproduce`)."""
+    code = (
+        "import sys\n"
+        "from lstm_repro.cli import main\n"
+        "assert main(['reproduce', '--epochs', '0', '--units', '8']) == 2\n"
+        "assert main(['seeds', '--n', '2', '--json', '/no/such/dir/x.json']) == 2\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

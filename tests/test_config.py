@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from lstm_repro.config import MODEL_NAMES, TrainConfig
+from lstm_repro.config import VARIANTS, TrainConfig
 from lstm_repro.errors import ReproError
 
 
@@ -49,4 +49,4 @@ def test_unknown_keys_are_refused():
 
 
 def test_the_four_variants_are_named():
-    assert MODEL_NAMES == ("unrolled-lstm", "fused-lstm", "unrolled-rnn", "fused-gru")
+    assert tuple(VARIANTS) == ("unrolled-lstm", "fused-lstm", "unrolled-rnn", "fused-gru")

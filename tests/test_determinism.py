@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 from lstm_repro.config import TrainConfig
-from lstm_repro.data import make_synthetic
 from lstm_repro.models import build_model
+from lstm_repro.synthetic import make_synthetic
 from lstm_repro.train import seed_everything, train
 
 SMALL = TrainConfig(vocab_size=2000, max_len=24, units=16, embedding_dim=16, epochs=1, seed=3)

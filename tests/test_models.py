@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lstm_repro.config import MODEL_NAMES, TrainConfig
+from lstm_repro.config import VARIANTS, TrainConfig
 from lstm_repro.errors import ReproError
 from lstm_repro.models import build_model, recurrent_cells
 
@@ -19,7 +19,7 @@ def _tokens(config, batch, seed=0):
     return rng.integers(0, config.vocab_size, size=(batch, config.max_len)).astype("int32")
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", VARIANTS)
 @pytest.mark.parametrize("batch", [1, 3, 130])
 def test_every_variant_maps_tokens_to_a_probability_per_review(name, batch):
     keras.utils.set_random_seed(0)
@@ -40,7 +40,7 @@ CHAPTER_PARAMS = {
 }
 
 
-@pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.parametrize("name", VARIANTS)
 def test_parameter_count_at_the_chapters_sizes(name):
     model = build_model(name, TrainConfig())
     assert model.count_params() == CHAPTER_PARAMS[name]

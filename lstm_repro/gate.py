@@ -1,0 +1,403 @@
+"""Statistical comparison of two runs, for speed and for accuracy. No TensorFlow import.
+
+Speed (`compare_speed`): per benchmark, the raw per-round times of a baseline and a current run
+(pytest-benchmark's `stats.data`) are compared with a one-sided Mann-Whitney U test (current
+slower?), Holm-corrected over all benchmarks compared, and an effect size: the ratio of medians
+current / baseline with a bootstrap confidence interval. A benchmark REGRESSES when the
+adjusted p-value is below alpha AND the CI's lower bound exceeds 1 + tolerance: significant and
+larger than the slowdown that matters. Times are first normalised by the matmul peak measured
+in each run (`normalise="peak"`), so a machine slower across the board does not regress; the
+same-machine A/B mode interleaves both sides and compares raw times (`normalise="none"`).
+
+Accuracy (`compare_accuracy`): two distributions of test accuracy over seeds; a one-sided
+Welch t-test (current lower?) plus a minimum effect in accuracy points.
+
+Benchmark documents are user input like any other file: every figure used is validated, and a
+missing, zero, negative or non-finite one is an error (exit 2), never a silent "ok".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from lstm_repro.errors import ReproError
+
+REFERENCE_VARIANT = "fused-lstm"
+NORMALISATIONS = ("peak", "reference", "none")
+# Fewest raw rounds a benchmark must have to be gated: below this a one-sided Mann-Whitney test
+# cannot reach significance after Holm over a few benchmarks (5 vs 5 rounds: p >= 0.004).
+MIN_ROUNDS = 8
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark row of a pytest-benchmark document, as the gate uses it."""
+
+    name: str
+    group: str
+    variant: str
+    median: float  # seconds per step
+    samples: tuple[float, ...]  # seconds per round, raw
+    flops: float  # analytic FLOPs per step
+    peak: float  # GFLOP/s of the matmul peak measured in the same run
+
+
+def _figure(value, *, what: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ReproError(f"{where}: {what} is not a number ({type(value).__name__})")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ReproError(f"{where}: {what} is too large to be a number") from None
+    if not math.isfinite(number) or number <= 0:
+        raise ReproError(f"{where}: {what} must be a positive finite number, got {value!r}")
+    return number
+
+
+def parse_benchmarks(doc: dict, *, path: str) -> dict[str, Benchmark]:
+    """The rows of a pytest-benchmark document that carry this suite's extra_info.
+
+    Rows without `extra_info.variant` (the matmul-peak benchmark, other suites' rows) are
+    skipped; a row that has one must be complete and valid, raw samples included.
+    """
+    rows = doc.get("benchmarks")
+    if not isinstance(rows, list):
+        raise ReproError(f"{path}: not a pytest-benchmark JSON file (no 'benchmarks' list)")
+    out: dict[str, Benchmark] = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ReproError(f"{path}: benchmarks[{i}] is not an object")
+        name = row.get("name")
+        if not isinstance(name, str) or not name:
+            raise ReproError(f"{path}: benchmarks[{i}] has no name (or a name that is not text)")
+        info = row.get("extra_info")
+        if not isinstance(info, dict) or "variant" not in info:
+            continue
+        where = f"{path}: {name}"
+        if name in out:
+            raise ReproError(f"{where}: appears twice")
+        stats = row.get("stats")
+        if not isinstance(stats, dict):
+            raise ReproError(f"{where}: has no stats")
+        variant, group = info["variant"], row.get("group") or ""
+        if not isinstance(variant, str) or not isinstance(group, str):
+            raise ReproError(f"{where}: variant and group must be text")
+        data = stats.get("data")
+        if not isinstance(data, list) or len(data) < MIN_ROUNDS:
+            raise ReproError(
+                f"{where}: needs at least {MIN_ROUNDS} raw round times in stats.data "
+                "(this suite's benchmarks record them; rerun them with this version)"
+            )
+        samples = tuple(_figure(t, what="a round time", where=where) for t in data)
+        out[name] = Benchmark(
+            name=name,
+            group=group,
+            variant=variant,
+            median=_figure(stats.get("median"), what="stats.median", where=where),
+            samples=samples,
+            flops=_figure(info.get("flops_per_step"), what="flops_per_step", where=where),
+            peak=_figure(info.get("peak_gflops"), what="peak_gflops", where=where),
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1).
+
+    Written here because scipy has Benjamini-Hochberg/Yekutieli (false_discovery_control)
+    but not Holm, which controls the family-wise error: the chance of even one false alarm.
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def _ratio_of_medians(current, baseline, axis=-1):
+    return np.median(current, axis=axis) / np.median(baseline, axis=axis)
+
+
+def median_ratio_ci(
+    current: np.ndarray, baseline: np.ndarray, *, confidence: float, seed: int = 0
+) -> tuple[float, float]:
+    """Bootstrap CI (percentile) of median(current) / median(baseline), resampling each side
+    independently. Seeded: the same two samples always give the same interval."""
+    from scipy import stats
+
+    result = stats.bootstrap(
+        (current, baseline),
+        _ratio_of_medians,
+        n_resamples=2000,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=True,
+        paired=False,
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+@dataclass(frozen=True)
+class SpeedRow:
+    """One benchmark (or, with kind="variant", one variant's summary) in a speed comparison."""
+
+    kind: str  # "benchmark" or "variant"
+    name: str
+    variant: str
+    rounds: tuple[int, int]  # baseline, current
+    ratio: float  # median current / median baseline, normalised; > 1 is slower
+    ci_low: float
+    ci_high: float
+    p_value: float  # one-sided Mann-Whitney U, current slower
+    p_adjusted: float  # Holm over every benchmark compared
+    verdict: str  # "REGRESSION", "faster", "slower (below tolerance)", "ok"
+
+
+@dataclass(frozen=True)
+class SpeedReport:
+    rows: tuple[SpeedRow, ...]
+    regressed: bool
+    tolerance: float
+    alpha: float
+    confidence: float
+    normalise: str
+    names: tuple[str, str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _scales(table: dict[str, Benchmark], normalise: str) -> dict[str, float]:
+    """Per-benchmark multiplier that puts one run's times on a machine-independent scale."""
+    if normalise == "none":
+        return dict.fromkeys(table, 1.0)
+    if normalise == "peak":  # seconds x GFLOP/s: the same work on a 2x faster machine scores equal
+        return {name: b.peak for name, b in table.items()}
+    reference = {b.group: b.median for b in table.values() if b.variant == REFERENCE_VARIANT}
+    return {
+        name: 1.0 / reference[b.group]
+        for name, b in table.items()
+        if b.group in reference and b.variant != REFERENCE_VARIANT
+    }
+
+
+def compare_speed(
+    baseline: dict,
+    current: dict,
+    *,
+    tolerance: float = 0.10,
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    normalise: str = "peak",
+    names: tuple[str, str] = ("baseline", "current"),
+) -> SpeedReport:
+    """Gate `current` against `baseline` (two pytest-benchmark documents)."""
+    from scipy import stats
+
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ReproError(f"--tolerance must be a finite number >= 0, got {tolerance}")
+    if not 0 < alpha < 1:
+        raise ReproError(f"--alpha must lie in (0, 1), got {alpha}")
+    if normalise not in NORMALISATIONS:
+        raise ReproError(f"--normalise must be one of {', '.join(NORMALISATIONS)}")
+    base = parse_benchmarks(baseline, path=names[0])
+    cur = parse_benchmarks(current, path=names[1])
+    scale_b, scale_c = _scales(base, normalise), _scales(cur, normalise)
+    common = sorted(set(base) & set(cur) & set(scale_b) & set(scale_c))
+    if not common:
+        raise ReproError(
+            f"no common benchmarks between {names[0]} ({len(base)}) and {names[1]} ({len(cur)})"
+        )
+    measured = []
+    for name in common:
+        b = np.asarray(base[name].samples) * scale_b[name]
+        c = np.asarray(cur[name].samples) * scale_c[name]
+        p = float(stats.mannwhitneyu(c, b, alternative="greater").pvalue)
+        low, high = median_ratio_ci(c, b, confidence=confidence)
+        measured.append((name, b, c, float(np.median(c) / np.median(b)), low, high, p))
+    adjusted = holm([m[-1] for m in measured])
+    rows = []
+    for (name, b, c, ratio, low, high, p), p_adj in zip(measured, adjusted, strict=True):
+        if p_adj < alpha and low > 1.0 + tolerance:
+            verdict = "REGRESSION"
+        elif high < 1.0:
+            verdict = "faster"
+        elif ratio > 1.0 + tolerance:
+            verdict = "slower (not significant)"
+        else:
+            verdict = "ok"
+        rows.append(
+            SpeedRow(
+                "benchmark",
+                name,
+                base[name].variant,
+                (len(b), len(c)),
+                ratio,
+                low,
+                high,
+                p,
+                p_adj,
+                verdict,
+            )
+        )
+    rows += _variant_rows(rows)
+    regressed = any(r.verdict == "REGRESSION" for r in rows)
+    return SpeedReport(tuple(rows), regressed, tolerance, alpha, confidence, normalise, names)
+
+
+def _variant_rows(rows: list[SpeedRow]) -> list[SpeedRow]:
+    """Per variant: geometric means of its benchmarks' ratios and bounds, the smallest adjusted
+    p-value, and the worst verdict. A summary; the verdicts come from the benchmarks."""
+    by_variant: dict[str, list[SpeedRow]] = {}
+    for r in rows:
+        by_variant.setdefault(r.variant, []).append(r)
+    out = []
+    for variant, members in sorted(by_variant.items()):
+
+        def geo(values):
+            values = list(values)
+            return math.exp(sum(math.log(v) for v in values) / len(values))
+
+        verdicts = [m.verdict for m in members]
+        verdict = next(
+            (v for v in ("REGRESSION", "slower (not significant)") if v in verdicts),
+            "faster" if all(v == "faster" for v in verdicts) else "ok",
+        )
+        out.append(
+            SpeedRow(
+                "variant",
+                f"{variant} ({len(members)} benchmarks)",
+                variant,
+                (sum(m.rounds[0] for m in members), sum(m.rounds[1] for m in members)),
+                geo(m.ratio for m in members),
+                geo(m.ci_low for m in members),
+                geo(m.ci_high for m in members),
+                min(m.p_value for m in members),
+                min(m.p_adjusted for m in members),
+                verdict,
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- accuracy
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Test accuracies over seeds, with the summary `seeds` writes."""
+
+    model: str
+    accuracies: tuple[float, ...]
+    seeds: tuple[int, ...]
+    config: dict  # the runs' shared config, seed excluded
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.accuracies))
+
+
+def summarise(accuracies) -> dict:
+    """mean, std (ddof 1), min, max and a 95% t confidence interval of the mean."""
+    from scipy import stats
+
+    a = np.asarray(accuracies, dtype=np.float64)
+    summary = {"n": len(a), "mean": float(a.mean()), "min": float(a.min()), "max": float(a.max())}
+    if len(a) > 1:
+        std = float(a.std(ddof=1))
+        low, high = stats.t.interval(0.95, len(a) - 1, loc=a.mean(), scale=stats.sem(a))
+        ci = [float(low), float(high)] if std > 0 else [summary["mean"]] * 2
+        summary.update(std=std, ci95=ci)
+    else:
+        summary.update(std=None, ci95=None)
+    return summary
+
+
+def parse_distribution(doc: dict, *, path: str) -> Distribution:
+    runs = doc.get("runs")
+    if not isinstance(runs, list) or not runs:
+        raise ReproError(f"{path}: not a `lstm-repro seeds` file (no 'runs' list)")
+    accuracies, seeds, models, configs = [], [], set(), []
+    for i, run in enumerate(runs):
+        where = f"{path}: runs[{i}]"
+        if not isinstance(run, dict) or not isinstance(run.get("config"), dict):
+            raise ReproError(f"{where} is not a result record")
+        acc = run.get("test_accuracy")
+        if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not 0 <= acc <= 1:
+            raise ReproError(f"{where}: test_accuracy must be a number in [0, 1], got {acc!r}")
+        accuracies.append(float(acc))
+        seeds.append(run["config"].get("seed"))
+        models.add(run.get("model"))
+        configs.append({k: v for k, v in run["config"].items() if k != "seed"})
+    if len(models) != 1 or any(c != configs[0] for c in configs):
+        raise ReproError(f"{path}: the runs do not share one model and configuration")
+    return Distribution(models.pop(), tuple(accuracies), tuple(seeds), configs[0])
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    model: str
+    baseline: dict  # summarise() of the baseline accuracies
+    current: dict
+    difference: float  # mean current - mean baseline (negative: worse)
+    p_value: float  # one-sided Welch t-test, current lower
+    min_effect: float
+    alpha: float
+    regressed: bool
+    verdict: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare_accuracy(
+    baseline: dict,
+    current: dict,
+    *,
+    min_effect: float = 0.01,
+    alpha: float = 0.05,
+    names: tuple[str, str] = ("baseline", "current"),
+) -> AccuracyReport:
+    """A regression: current's mean accuracy is significantly lower (one-sided Welch t-test,
+    p < alpha) and lower by at least `min_effect` (accuracy, 0.01 = one point)."""
+    from scipy import stats
+
+    if not (math.isfinite(min_effect) and min_effect >= 0):
+        raise ReproError(f"--min-effect must be a finite number >= 0, got {min_effect}")
+    base = parse_distribution(baseline, path=names[0])
+    cur = parse_distribution(current, path=names[1])
+    if base.model != cur.model:
+        raise ReproError(f"{names[0]} is {base.model} but {names[1]} is {cur.model}")
+    differs = sorted(
+        k for k in set(base.config) | set(cur.config) if base.config.get(k) != cur.config.get(k)
+    )
+    if differs:
+        raise ReproError(f"the two distributions were trained with different {differs}")
+    if len(base.accuracies) < 2 or len(cur.accuracies) < 2:
+        raise ReproError("each distribution needs at least 2 seeds for a test")
+    b, c = np.asarray(base.accuracies), np.asarray(cur.accuracies)
+    if np.ptp(b) == 0 and np.ptp(c) == 0:  # no spread: the test is undefined, the means decide
+        p = 0.0 if c.mean() < b.mean() else 1.0
+    else:
+        p = float(stats.ttest_ind(c, b, equal_var=False, alternative="less").pvalue)
+    difference = float(c.mean() - b.mean())
+    regressed = p < alpha and -difference >= min_effect
+    if regressed:
+        verdict = "REGRESSION"
+    elif difference < 0 and p < alpha:
+        verdict = "lower, but by less than the minimum effect"
+    else:
+        verdict = "ok"
+    return AccuracyReport(
+        base.model, summarise(b), summarise(c), difference, p, min_effect, alpha, regressed, verdict
+    )

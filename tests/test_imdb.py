@@ -1,0 +1,312 @@
+"""imdb.py: the pickle-free reader on valid files of every admitted form, Keras's rules for
+extreme ids (against keras.datasets.imdb.load_data itself), and finding the file.
+
+Hostile files are in test_untrusted_input.py, run through the CLI in subprocesses."""
+
+from __future__ import annotations
+
+import pickle
+import pickletools
+
+import craft
+import numpy as np
+import pytest
+
+from lstm_repro import imdb
+from lstm_repro.data import OOV_CHAR, load_dataset, load_imdb, pad_pre
+from lstm_repro.errors import ReproError
+from lstm_repro.imdb import (
+    IMDB_SHA256,
+    RAW_ID_CLAMP,
+    file_sha256,
+    locate_imdb,
+    read_imdb_file,
+    save_imdb_file,
+)
+
+
+def _as_lists(reviews):
+    return [[int(w) for w in r] for r in reviews]
+
+
+@pytest.fixture
+def imdb_file(tmp_path, rng):
+    def reviews(n):
+        return [list(rng.integers(1, 60, size=rng.integers(0, 30))) for _ in range(n)]
+
+    corpus = {
+        "x_train": reviews(37),
+        "y_train": rng.integers(0, 2, size=37),
+        "x_test": reviews(23),
+        "y_test": rng.integers(0, 2, size=23),
+    }
+    path = tmp_path / "imdb.npz"
+    save_imdb_file(path, **corpus)
+    return path, corpus
+
+
+# --------------------------------------------------------------------------- admitted forms
+
+
+def test_file_round_trips_through_keras_layout(imdb_file):
+    """Kills: a reader that drops, reorders or re-types reviews or labels."""
+    path, corpus = imdb_file
+    raw = read_imdb_file(path)
+    assert _as_lists(raw.x_train) == _as_lists(corpus["x_train"])
+    assert _as_lists(raw.x_test) == _as_lists(corpus["x_test"])
+    np.testing.assert_array_equal(raw.y_train, corpus["y_train"])
+    np.testing.assert_array_equal(raw.y_test, corpus["y_test"])
+
+
+@pytest.mark.parametrize("module", ["numpy.core.multiarray", "numpy._core.multiarray"])
+@pytest.mark.parametrize("method", [0, 8], ids=["stored", "deflated"])
+@pytest.mark.parametrize("writer", ["python2-protocol2", "numpy.save"])
+def test_every_admitted_form_reads_like_np_load(tmp_path, module, method, writer):
+    """Both numpy spellings, stored and deflated members, Keras's original Python-2 pickle and
+    today's numpy.save (protocol 4, frames, memoized strings). np.load on the same file is the
+    reference. Kills: a walker that mishandles GLOBAL vs STACK_GLOBAL, BINSTRING vs
+    BINUNICODE, BINPUT vs MEMOIZE, APPEND vs APPENDS, or refuses one spelling."""
+    rows = [*craft.SMALL["x_train"], list(range(2500)), [65535, 65536, 2**31 - 1]]
+    members = craft.imdb_members(rows, [0, 1] * 3, craft.SMALL["x_test"], craft.SMALL["y_test"])
+    if writer == "python2-protocol2":
+        members["x_train"] = craft.npy_object(craft.py2_pickle(rows, module=module), len(rows))
+    elif module == "numpy.core.multiarray":
+        # numpy 2 writes numpy._core; the old spelling, as numpy 1.x wrote it (GLOBAL opcode).
+        body = pickle.dumps(craft.ragged(rows), protocol=3)
+        body = body.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+        members["x_train"] = craft.npy_object(body, len(rows))
+    path = craft.write(tmp_path / "f.npz", craft.zip_bytes(members, method=method))
+    with np.load(path, allow_pickle=True, encoding="latin1") as z:
+        expected = _as_lists(z["x_train"])
+    assert _as_lists(read_imdb_file(path).x_train) == expected
+
+
+def test_equal_length_reviews_saved_as_a_2d_int_array_are_read(tmp_path):
+    """numpy.save of equal-length lists gives a 2-D int array, not an object array."""
+    members = craft.imdb_members(**craft.SMALL)
+    members["x_train"] = craft.npy(np.array([[1, 2], [3, 4], [5, 6], [7, 8]], dtype=np.int32))
+    path = craft.write(tmp_path / "f.npz", craft.zip_bytes(members))
+    assert _as_lists(read_imdb_file(path).x_train) == [[1, 2], [3, 4], [5, 6], [7, 8]]
+
+
+def test_the_walker_never_admits_a_stream_pickletools_cannot_parse(tmp_path):
+    """Differential check against pickletools.genops, the reference decoder: on the admitted
+    pattern both agree on where the pickle stops; truncated copies that genops rejects are
+    refused too. Kills: a walker that reads past an opcode's argument or accepts a stream
+    that ends early."""
+    rows = [[1, 300, 70000], [], [2**40]]
+    body = pickle.dumps(craft.ragged(rows), protocol=4)
+    ops = list(pickletools.genops(body))
+    assert ops[-1][0].name == "STOP"
+    for cut in range(1, len(body)):
+        with pytest.raises(ValueError):
+            list(pickletools.genops(body[:cut]))  # genops: malformed
+        members = craft.imdb_members(**craft.SMALL)
+        members["x_train"] = craft.npy_object(body[:cut], len(rows))
+        path = craft.write(tmp_path / "t.npz", craft.zip_bytes(members))
+        with pytest.raises(ReproError):
+            read_imdb_file(path)
+
+
+def test_reading_never_unpickles(monkeypatch, imdb_file):
+    """No pickle machinery at all: loads, load and Unpickler are booby-trapped, and the read
+    must still succeed and return the reviews. Kills: a regression to np.load or any
+    restricted-unpickler design."""
+    path, corpus = imdb_file
+
+    def forbidden(*a, **k):
+        raise AssertionError("pickle was used")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, forbidden)
+    monkeypatch.setattr(np, "load", forbidden)
+    raw = read_imdb_file(path)
+    assert _as_lists(raw.x_train) == _as_lists(corpus["x_train"])
+
+
+# --------------------------------------------------------------------------- Keras's rules
+
+EXTREME_IDS = [2**31 - 4, 2**31, 2**63 - 2, 2**63, 2**64, 2**64 + 7, 10**30]
+
+
+@pytest.fixture
+def keras_load_data(monkeypatch):
+    """keras.datasets.imdb.load_data, pointed at a file instead of the download."""
+    import keras
+    from keras.src.datasets import imdb as keras_imdb
+
+    def load(path, **kwargs):
+        monkeypatch.setattr(keras_imdb, "get_file", lambda **_: str(path))
+        return keras.datasets.imdb.load_data(**kwargs)
+
+    return load
+
+
+def test_loader_matches_keras_load_data_on_a_written_file(imdb_file, keras_load_data):
+    """Our preprocessing against keras.datasets.imdb.load_data itself, pointed at our file."""
+    import keras
+
+    path, _ = imdb_file
+    num_words, max_len = 40, 12  # small enough that OOV replacement and truncation both happen
+    (kx_train, ky_train), (kx_test, ky_test) = keras_load_data(path, num_words=num_words)
+    ds = load_imdb(path, num_words=num_words, max_len=max_len)
+    np.testing.assert_array_equal(ds.x_train, keras.utils.pad_sequences(kx_train, maxlen=max_len))
+    np.testing.assert_array_equal(ds.x_test, keras.utils.pad_sequences(kx_test, maxlen=max_len))
+    np.testing.assert_array_equal(ds.y_train, ky_train)
+    np.testing.assert_array_equal(ds.y_test, ky_test)
+    assert (ds.x_train == OOV_CHAR).any(), "the file should exercise OOV replacement"
+
+
+@pytest.mark.parametrize("num_words", [10, 10000, 2**31 - 1])
+def test_extreme_ids_follow_keras_load_data_exactly(tmp_path, keras_load_data, num_words):
+    """Ids at and beyond 2**31, 2**63 and 2**64 (Python ints in the pickle, as Keras reads
+    them): each becomes OOV exactly when Keras's arbitrary-precision rule says so, with
+    num_words up to the int32 limit. Kills: wrap-around (2**64 + 7 -> 7), int64 overflow of
+    the +3 shift (2**63 - 2 -> negative), and a clamp that lands below num_words."""
+    import keras
+
+    rows = [[5, *EXTREME_IDS], EXTREME_IDS[::-1], [1, 2]]
+    path = tmp_path / "extreme.npz"
+    save_imdb_file(path, x_train=rows, y_train=[0, 1, 0], x_test=rows[:1], y_test=[1])
+    (kx, ky), _ = keras_load_data(path, num_words=num_words)
+    ours = load_imdb(path, num_words=num_words, max_len=12)
+    np.testing.assert_array_equal(ours.x_train, keras.utils.pad_sequences(kx, maxlen=12))
+    np.testing.assert_array_equal(ours.y_train, ky)
+
+
+def test_a_uint64_id_near_2_64_becomes_oov_instead_of_wrapping(tmp_path):
+    """A 2-D uint64 array (no pickle): 2**64 - 1 must not wrap through int conversion to a
+    small, valid-looking id. (Keras's own loader would add 3 in uint64 and wrap here; the rule
+    it documents, id >= num_words -> OOV, is what is followed.)"""
+    members = craft.imdb_members(**craft.SMALL)
+    members["x_train"] = craft.npy(
+        np.array([[2**64 - 1, 5], [2**63, 6], [7, 8], [9, 10]], np.uint64)
+    )
+    path = craft.write(tmp_path / "u.npz", craft.zip_bytes(members))
+    ds = load_imdb(path, num_words=100, max_len=3)
+    rows = {tuple(r) for r in ds.x_train}
+    assert rows == {(1, OOV_CHAR, 8), (1, OOV_CHAR, 9), (1, 10, 11), (1, 12, 13)}
+    assert int(read_imdb_file(path).x_train[0][0]) == RAW_ID_CLAMP
+
+
+def test_padding_matches_keras_pad_sequences(rng):
+    import keras
+
+    seqs = [list(rng.integers(1, 99, size=n)) for n in (0, 1, 5, 8, 9, 30)]
+    np.testing.assert_array_equal(pad_pre(seqs, max_len=8), keras.utils.pad_sequences(seqs, 8))
+
+
+def test_loaded_dataset_records_the_files_sha256(imdb_file):
+    path, _ = imdb_file
+    ds = load_imdb(path, num_words=100, max_len=10)
+    assert ds.identity()["sha256"] == file_sha256(path)
+    assert ds.identity()["official"] is False
+
+
+def test_the_official_hash_marks_a_file_official(imdb_file, monkeypatch):
+    """`official: true` comes from comparing the file's SHA-256 with Keras's published one.
+    Kills: an `official` flag that is always false, or true for any file."""
+    path, _ = imdb_file
+    monkeypatch.setattr("lstm_repro.data.IMDB_SHA256", file_sha256(path))
+    assert load_imdb(path, num_words=100, max_len=10).identity()["official"] is True
+    assert len(IMDB_SHA256) == 64 and file_sha256(path) != IMDB_SHA256
+
+
+# --------------------------------------------------------------------------- finding the file
+
+
+def test_explicit_path_wins_over_env_and_cache(
+    imdb_file, isolated_keras_home, monkeypatch, tmp_path
+):
+    path, _ = imdb_file
+    other = tmp_path / "other.npz"
+    other.write_bytes(path.read_bytes())
+    (isolated_keras_home / "datasets" / "imdb.npz").write_bytes(path.read_bytes())
+    monkeypatch.setenv("LSTM_REPRO_IMDB", str(other))
+    assert locate_imdb(str(path)) == path
+    assert locate_imdb(None) == other
+    monkeypatch.delenv("LSTM_REPRO_IMDB")
+    assert locate_imdb(None) == isolated_keras_home / "datasets" / "imdb.npz"
+
+
+def test_nothing_found_says_where_it_looked_and_how_to_fix_it(isolated_keras_home):
+    with pytest.raises(ReproError) as err:
+        locate_imdb(None)
+    for expected in (
+        "--imdb-path",
+        "LSTM_REPRO_IMDB",
+        str(isolated_keras_home),
+        "--data synthetic",
+    ):
+        assert expected in str(err.value)
+
+
+def test_the_download_step_is_skipped_offline(isolated_keras_home, monkeypatch):
+    calls = []
+    monkeypatch.setattr("keras.utils.get_file", lambda *a, **k: calls.append(a))
+    with pytest.raises(ReproError):
+        locate_imdb(None)
+    assert calls == []  # LSTM_REPRO_OFFLINE=1 (tests/conftest.py): no attempt made
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+@pytest.mark.parametrize("target", ["missing", "directory", "empty"])
+def test_a_named_file_that_is_not_there_is_an_error_even_in_auto(
+    isolated_keras_home, monkeypatch, tmp_path, how, target
+):
+    """No silent substitution: --data auto with a named file that is missing, a directory or
+    an empty string must fail, not train on the synthetic corpus. Kills: the old fallback."""
+    value = {"missing": str(tmp_path / "typo.npz"), "directory": str(tmp_path), "empty": ""}[target]
+    if how == "env":
+        if target == "empty":
+            pytest.skip("an empty $LSTM_REPRO_IMDB means unset, like other variables")
+        monkeypatch.setenv("LSTM_REPRO_IMDB", value)
+    kwargs = {"imdb_path": value} if how == "flag" else {}
+    with pytest.raises(ReproError, match=r"no such file|is a directory|is empty"):
+        load_dataset("auto", num_words=100, max_len=10, seed=1, **kwargs)
+
+
+def test_auto_falls_back_to_synthetic_only_when_nothing_was_named(isolated_keras_home, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        ds = load_dataset(
+            "auto", num_words=100, max_len=10, seed=1, train_samples=8, test_samples=4
+        )
+    assert ds.name == "synthetic"
+    assert "SYNTHETIC" in caplog.text
+
+
+def test_auto_uses_imdb_from_the_keras_cache(imdb_file, isolated_keras_home):
+    path, _ = imdb_file
+    (isolated_keras_home / "datasets" / "imdb.npz").write_bytes(path.read_bytes())
+    ds = load_dataset("auto", num_words=100, max_len=10, seed=1)
+    assert ds.name == "imdb" and ds.sha256 == file_sha256(path)
+
+
+def test_sample_flags_take_the_first_n_and_refuse_more_than_the_split_has(imdb_file):
+    """Kills: a silent clamp (asking for 1,000 of 37 and getting 37 without a word)."""
+    path, _ = imdb_file
+    full = load_dataset("imdb", imdb_path=str(path), num_words=100, max_len=10, seed=1)
+    head = load_dataset(
+        "imdb",
+        imdb_path=str(path),
+        num_words=100,
+        max_len=10,
+        seed=1,
+        train_samples=5,
+        test_samples=3,
+    )
+    np.testing.assert_array_equal(head.x_train, full.x_train[:5])
+    np.testing.assert_array_equal(head.y_test, full.y_test[:3])
+    with pytest.raises(ReproError, match=r"--train-samples 1000: the imdb split has 37 reviews"):
+        load_dataset(
+            "imdb", imdb_path=str(path), num_words=100, max_len=10, seed=1, train_samples=1000
+        )
+
+
+def test_caps_are_at_least_five_times_the_official_file():
+    """The caps must never refuse the real file: 17.5 MB, 50,000 reviews, ~11.8 M ids."""
+    assert imdb.MAX_FILE_BYTES >= 5 * 17_500_000
+    assert imdb.MAX_REVIEWS >= 5 * 50_000
+    assert imdb.MAX_TOKENS >= 5 * 11_800_000

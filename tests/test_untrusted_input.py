@@ -1,0 +1,409 @@
+"""Hostile and broken imdb.npz files, one per attack class, each fed to the CLI in a subprocess
+so that a native crash, a hang or a memory blow-up is seen as a failure.
+
+Every case must end in exit 2 with one `lstm-repro: error:` line naming the file and the
+reason, no traceback, and (where the attack would run code) no marker file. Each child's peak
+memory and CPU time are read with os.wait4, so a reader that inflates a bomb or allocates a
+declared 10^12-element array before refusing it fails here even if it refuses in the end.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import threading
+import zlib
+from pathlib import Path
+
+import craft
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Peak RSS (VmHWM) of a refusing child. Measured over every case here: 34.1-35.3 MB (python,
+# numpy and lstm_repro imported). 300 MB is far below what any bomb here would cost if inflated
+# or allocated (100 MB to 8 TB) and far above a correct refusal.
+MAX_RSS_BYTES = 300 << 20
+# CPU seconds of a refusing child. Measured 0.41-0.51 s (interpreter start-up included).
+# Not a speed assertion: inflating the 100 MB stream alone takes over 0.5 s, the declared
+# 8 GB over a minute; 20 s catches a reader that decompresses or loops before refusing.
+MAX_CPU_SECONDS = 20.0
+
+
+# Runs the CLI in-process and, at exit, writes the process's own peak RSS (VmHWM, which starts
+# afresh at exec) to $LSTM_REPRO_RSS_REPORT. ru_maxrss from wait4 cannot be used: Linux carries
+# the parent's RSS into the child's figure across fork and exec (measured: a child of a 500 MB
+# parent reported 514 MB against a VmHWM of 14 MB), and the pytest process holds TensorFlow.
+_WRAPPER = """
+import atexit, os, runpy, sys
+def _report():
+    with open("/proc/self/status") as f:
+        kb = next(line.split()[1] for line in f if line.startswith("VmHWM:"))
+    with open(os.environ["LSTM_REPRO_RSS_REPORT"], "w") as out:
+        out.write(kb)
+atexit.register(_report)
+sys.argv = ["lstm-repro", *sys.argv[1:]]
+runpy.run_module("lstm_repro", run_name="__main__", alter_sys=True)
+"""
+
+
+def run_measured(*args: str, env: dict | None = None, timeout: float = 120.0):
+    """Run the CLI with ARGS in a child process; return (returncode, stdout, stderr, peak RSS
+    bytes, CPU seconds) of that child. A child killed by a signal has a negative returncode
+    and reports no RSS (0)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "rss"
+        full_env = {
+            **os.environ,
+            "LSTM_REPRO_OFFLINE": "1",
+            "LSTM_REPRO_RSS_REPORT": str(report),
+            **(env or {}),
+        }
+        with open(Path(tmp) / "out", "w+b") as out, open(Path(tmp) / "err", "w+b") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _WRAPPER, *args],
+                stdout=out,
+                stderr=err,
+                env=full_env,
+                cwd=ROOT,
+            )
+            timer = threading.Timer(timeout, proc.kill)
+            timer.start()
+            try:
+                _, status, usage = os.wait4(proc.pid, 0)
+            finally:
+                timer.cancel()
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            err.seek(0)
+            rss = int(report.read_text()) * 1024 if report.exists() else 0
+            return (
+                proc.returncode,
+                out.read().decode(errors="replace"),
+                err.read().decode(errors="replace"),
+                rss,
+                usage.ru_utime + usage.ru_stime,
+            )
+
+
+def assert_refused(path: Path, reason: str, *, env: dict | None = None, args=None):
+    args = args if args is not None else ["reproduce", "--imdb-path", str(path), "--epochs", "1"]
+    code, _, err, rss, cpu = run_measured(*args, env=env)
+    assert code == 2, f"exit {code} (negative: killed by signal), stderr:\n{err[-3000:]}"
+    assert err.startswith("lstm-repro: error:") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert str(path) in err, err
+    assert reason.lower() in err.lower(), err
+    assert rss < MAX_RSS_BYTES, f"peak memory {rss / 2**20:.0f} MB"
+    assert cpu < MAX_CPU_SECONDS, f"{cpu:.1f} CPU seconds"
+    return err
+
+
+def _valid_members():
+    return craft.imdb_members(**craft.SMALL)
+
+
+def _with(member: str, data: bytes, **zip_options) -> bytes:
+    members = _valid_members()
+    members[member] = data
+    return craft.zip_bytes(members, **zip_options)
+
+
+def _object_member(body: bytes, length: int = 4) -> bytes:
+    return craft.npy_object(body, length)
+
+
+class _CreatesAFile:
+    """Unpickling this calls open(marker, 'w'): a stand-in for any code a file could run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _py2_body(**changes) -> bytes:
+    body = craft.py2_pickle(craft.SMALL["x_train"])
+    for old, new in changes.items():
+        old_bytes, new_bytes = {
+            "dtype_state": (b"(K\x03U\x01|q\x0bNNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?t", new),
+        }[old]
+        assert old_bytes in body
+        body = body.replace(old_bytes, new_bytes)
+    return body
+
+
+def _nested_ndarray_member() -> bytes:
+    rows = np.empty(4, dtype=object)
+    for i in range(4):
+        rows[i] = np.arange(3, dtype=np.int64)  # arrays inside: raw bytes under BUILD
+    return craft.npy(rows)
+
+
+# Each case: (id, builder(tmp_path, marker) -> file bytes, reason expected in the message).
+CASES = [
+    (
+        "pickle-that-runs-code",
+        lambda tmp, marker: _with(
+            "x_train",
+            _object_member(pickle.dumps(np.array([_CreatesAFile(marker)], dtype=object), 4), 1),
+        ),
+        "refusing to load",
+    ),
+    (
+        "pickle-calls-os-system",
+        lambda tmp, marker: _with(
+            "x_train", _object_member(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+        ),
+        "refusing to load os.system",
+    ),
+    (
+        # The memory-safety hole: BUILD handing dtype.__setstate__ forged flags and fields.
+        "dtype-setstate-forgery",
+        lambda tmp, marker: _with(
+            "x_train",
+            _object_member(
+                _py2_body(
+                    dtype_state=b"(K\x03U\x01|q\x0bN(U\x01aq\x10tq\x11N]J\x00\x01\x00\x00K\x08K\x00t"
+                )
+            ),
+        ),
+        "unexpected dtype state",
+    ),
+    (
+        "nested-ndarray-raw-bytes",
+        lambda tmp, marker: _with("x_train", _nested_ndarray_member()),
+        "unexpected arguments",
+    ),
+    (
+        "int-array-declaring-10e12-elements",
+        lambda tmp, marker: _with("y_train", craft.npy_header((10**12,), "<i8") + bytes(96 * 1024)),
+        "but holds",
+    ),
+    (
+        "object-array-declaring-10e12-reviews",
+        lambda tmp, marker: _with("x_train", craft.npy_header((10**12,), "|O") + b"\x80\x02."),
+        "reviews (at most",
+    ),
+    (
+        "zip-bomb-declaring-8-GB",
+        lambda tmp, marker: _with("x_train", bytes(64 << 20), declared={"x_train": 8 << 30}),
+        "declares 8,589,934,592 bytes",
+    ),
+    (
+        "zip-bomb-100-MB-from-100-KB",
+        lambda tmp, marker: _with("x_train", bytes(100 << 20)),
+        "ratio over",
+    ),
+    (
+        "zip-bomb-declaring-1-KB",
+        lambda tmp, marker: _with("x_train", bytes(100 << 20), declared={"x_train": 1024}),
+        "bad crc",
+    ),
+    ("encrypted-flag", lambda tmp, marker: craft.zip_bytes(_valid_members(), flags=1), "encrypted"),
+    (
+        "unknown-compression-method",
+        lambda tmp, marker: craft.zip_bytes(_valid_members(), method=99),
+        "compression method 99",
+    ),
+    (
+        "corrupt-deflate-stream",
+        lambda tmp, marker: _corrupt_deflate(),
+        "cannot be decompressed",
+    ),
+    (
+        "truncated-file",
+        lambda tmp, marker: craft.zip_bytes(_valid_members())[:300],
+        "not a readable",
+    ),
+    (
+        "missing-member",
+        lambda tmp, marker: craft.zip_bytes(
+            {k: v for k, v in _valid_members().items() if k != "y_test"}
+        ),
+        "missing arrays ['y_test']",
+    ),
+    ("not-a-zip", lambda tmp, marker: b"hello, I am not a zip file" * 10, "not a readable"),
+    (
+        "pickle-stack-bomb",
+        lambda tmp, marker: _with("x_train", _object_member(b"\x80\x02(" + b"K\x01" * 200_000)),
+        "stack deeper than",
+    ),
+    (
+        "pickle-unknown-memo",
+        lambda tmp, marker: _with("x_train", _object_member(b"\x80\x02h\x63.")),
+        "unknown memo entry",
+    ),
+    (
+        "pickle-list-containing-itself",
+        lambda tmp, marker: _with(
+            "x_train",
+            _object_member(
+                craft.py2_pickle([[1]]).replace(b"]r\x0e\x00\x00\x00K\x01a", b"h\x0d"), 1
+            ),
+        ),
+        "holds a list",
+    ),
+    (
+        "negative-word-id",
+        lambda tmp, marker: _with(
+            "x_train", _object_member(craft.py2_pickle([[1, -5], [2], [3], [4]]))
+        ),
+        "negative word id",
+    ),
+    (
+        "float-word-id",
+        lambda tmp, marker: _with(
+            "x_train",
+            _object_member(
+                craft.py2_pickle([[1, 2], [2], [3], [4]]).replace(
+                    b"K\x01K\x02e", b"K\x01G@\x00\x00\x00\x00\x00\x00\x00e"
+                )
+            ),
+        ),
+        "non-integer word id (float)",
+    ),
+    (
+        "bool-word-id",
+        lambda tmp, marker: _with(
+            "x_train",
+            _object_member(
+                craft.py2_pickle([[1, 2], [2], [3], [4]]).replace(b"K\x01K\x02e", b"K\x01\x88e")
+            ),
+        ),
+        "non-integer word id (bool)",
+    ),
+    (
+        "pickle-string-claiming-2-GB",
+        lambda tmp, marker: _with("x_train", _object_member(b"\x80\x02X\x00\x00\x00\x80abc.")),
+        "string in pickle",
+    ),
+    (
+        "pickle-long4-opcode",
+        lambda tmp, marker: _with(
+            "x_train", _object_member(b"\x80\x02\x8b\xff\xff\xff\x7f" + bytes(64) + b".")
+        ),
+        "opcode 0x8b is not admitted",
+    ),
+    (
+        "npy-header-not-a-dict",
+        lambda tmp, marker: _with("y_train", b"\x93NUMPY\x01\x00\x10\x00" + b"[1, 2, 3]      \n"),
+        "malformed .npy header",
+    ),
+    (
+        "structured-dtype",
+        lambda tmp, marker: _with("y_train", craft.npy(np.zeros(2, dtype=[("a", "<i8")]))),
+        "only integer arrays",
+    ),
+    (
+        "labels-outside-0-1",
+        lambda tmp, marker: _with("y_train", craft.npy(np.array([0, 1, 2, 1]))),
+        "labels outside {0, 1}",
+    ),
+    (
+        "labels-as-object-array",
+        lambda tmp, marker: _with("y_train", craft.npy(craft.ragged([[0], [1], [1], [0]]))),
+        "1-D integer array of labels",
+    ),
+]
+
+
+def _corrupt_deflate() -> bytes:
+    rng = np.random.default_rng(0)
+    big = {**_valid_members(), "x_train": craft.npy(craft.ragged([list(range(5000))] * 4))}
+    data = bytearray(craft.zip_bytes(big))
+    start = data.index(b"x_train.npy") + len("x_train.npy") + 200
+    data[start : start + 64] = rng.integers(0, 256, size=64, dtype=np.uint8).tobytes()
+    return bytes(data)
+
+
+@pytest.mark.parametrize(("case", "build", "reason"), CASES, ids=[c[0] for c in CASES])
+def test_a_crafted_file_is_refused_in_one_line_with_bounded_resources(
+    tmp_path, case, build, reason
+):
+    """Kills, per case: a reader that runs pickled code, trusts a dtype state, allocates or
+    inflates what a header declares, lets a zip/numpy/pickle exception escape as a traceback,
+    or turns ids that are negative, floats or bools into tokens."""
+    marker = tmp_path / "pwned"
+    path = craft.write(tmp_path / f"{case}.npz", build(tmp_path, marker))
+    assert_refused(path, reason)
+    assert not marker.exists()
+
+
+def test_the_old_unpickler_would_have_run_the_code_here(tmp_path):
+    """Control for the first case: np.load(allow_pickle=True) on the same bytes does create
+    the marker, so the case above tests a real attack."""
+    marker = tmp_path / "pwned"
+    path = craft.write(tmp_path / "evil.npz", CASES[0][1](tmp_path, marker))
+    with np.load(path, allow_pickle=True) as z:
+        z["x_train"]
+    assert marker.exists()
+
+
+def test_the_zip_bomb_really_inflates_to_100_MB():
+    """Control for the ratio case: the member is honest, 100 MB from about 100 KB."""
+    compressed = zlib.compress(bytes(100 << 20))
+    assert len(compressed) < 200 << 10
+
+
+@pytest.mark.parametrize("where", ["env", "keras-cache"])
+def test_a_hostile_file_in_the_default_lookup_is_refused_by_the_plain_command(tmp_path, where):
+    """The plain `lstm-repro reproduce` (--data auto) reaches a file through $LSTM_REPRO_IMDB
+    or Keras's cache; it must be parsed as safely there."""
+    home = tmp_path / "keras"
+    (home / "datasets").mkdir(parents=True)
+    if where == "env":
+        path = craft.write(tmp_path / "evil.npz", CASES[2][1](tmp_path, None))
+        env = {"LSTM_REPRO_IMDB": str(path), "KERAS_HOME": str(home)}
+    else:
+        path = craft.write(home / "datasets" / "imdb.npz", CASES[2][1](tmp_path, None))
+        env = {"KERAS_HOME": str(home), "LSTM_REPRO_IMDB": ""}
+    assert_refused(path, "unexpected dtype state", env=env, args=["reproduce"])
+
+
+@pytest.mark.parametrize("target", ["directory", "dev-zero", "fifo", "empty-file"])
+def test_what_is_not_a_regular_file_is_refused(tmp_path, target):
+    path = {"directory": tmp_path, "dev-zero": Path("/dev/zero")}.get(target)
+    if target == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)
+    elif target == "empty-file":
+        path = craft.write(tmp_path / "empty.npz", b"")
+    reason = {
+        "directory": "is a directory",
+        "dev-zero": "not a regular file",
+        "fifo": "not a regular file",
+        "empty-file": "not a readable zip",
+    }[target]
+    assert_refused(path, reason)
+
+
+def test_mutated_files_are_read_or_refused_never_anything_else():
+    """Hypothesis mutates the bytes of valid small files (flips, truncation, header edits,
+    re-zipped member edits) in a subprocess; every outcome must be well-formed data or
+    ReproError. Kills: any exception type or crash the caps and checks above did not foresee.
+    300 derandomized examples here; `pytest -m slow` runs 10,000 (80 s here)."""
+    _run_fuzz(300)
+
+
+@pytest.mark.slow
+def test_mutated_files_long_fuzz_run():
+    _run_fuzz(10_000)
+
+
+def _run_fuzz(examples: int) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "fuzz_imdb.py"), "--examples", str(examples)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    assert proc.stdout.startswith("ok: "), proc.stdout
