@@ -217,3 +217,55 @@ def test_gate_accuracy_cli_exit_codes(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"runs": [{"config": {}, "test_accuracy": float("nan")}]}))
     assert main(["gate-accuracy", str(base), str(bad)]) == 2
+
+
+# --------------------------------------------------------------------------- recorded real runs
+# tests/data: a real `pytest benchmarks -k chapter` run (bench_run.json) and two real `ab HEAD`
+# runs from benchmarks/power/run.sh on this project's 2-core CI-class VM (2026-11-28): one on
+# unchanged code, one with LSTM_REPRO_BENCH_SLOWDOWN injecting 1.1 / 1.25 / 1.5 on three
+# benchmarks of the current side.
+
+
+def _load(name: str) -> dict:
+    return json.loads((DATA / name).read_text())
+
+
+def _scale_one(doc: dict, name: str, factor: float) -> dict:
+    slowed = copy.deepcopy(doc)
+    row = next(r for r in slowed["benchmarks"] if r["name"] == name)
+    row["stats"] = {
+        k: (v * factor if isinstance(v, float) and k not in ("ops",) else v)
+        for k, v in row["stats"].items()
+    }
+    row["stats"]["data"] = [t * factor for t in row["stats"]["data"]]
+    return slowed
+
+
+def test_a_real_run_against_itself_passes_and_one_benchmark_1_5x_slower_fails(capsys, tmp_path):
+    """The issue's acceptance, on a real run: the same run passes; the same run with one
+    benchmark's stats and raw rounds made 1.5x slower exits 1 and names that benchmark."""
+    run = _load("bench_run.json")
+    name = "test_step[chapter-unrolled-lstm-train]"
+    base, same, slow = tmp_path / "b.json", tmp_path / "s.json", tmp_path / "x.json"
+    base.write_text(json.dumps(run))
+    same.write_text(json.dumps(run))
+    slow.write_text(json.dumps(_scale_one(run, name, 1.5)))
+    assert main(["gate", str(base), str(same)]) == 0
+    capsys.readouterr()
+    assert main(["gate", str(base), str(slow)]) == 1
+    flagged = [ln for ln in capsys.readouterr().out.splitlines() if ln.endswith("REGRESSION")]
+    assert [ln.split()[0] for ln in flagged if ln.startswith("test_step")] == [name]
+
+
+def test_replayed_ab_runs_keep_their_verdicts():
+    """Unchanged code: no regression. Injected 1.5x and 1.25x: exactly those two flagged; the
+    1.1x injection stays under the 10% tolerance's bound (its CI starts at 1.06)."""
+    null = compare_speed(
+        _load("ab_null2_baseline.json"), _load("ab_null2_current.json"), normalise="none"
+    )
+    assert not null.regressed
+    current = _load("ab_inj2_current.json")
+    injected = {b["name"]: b["extra_info"]["slowdown"] for b in current["benchmarks"]}
+    report = compare_speed(_load("ab_inj2_baseline.json"), current, normalise="none")
+    flagged = {n for n, v in _verdicts(report).items() if v == "REGRESSION"}
+    assert flagged == {n for n, f in injected.items() if f >= 1.25}
