@@ -12,15 +12,17 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from lstm_repro.config import VARIANTS, TrainConfig
+from lstm_repro.config import TrainConfig
 from lstm_repro.config import variant as variant_info
 from lstm_repro.errors import ReproError
 
 MODES = ("train", "infer")
+# The chapter's two cells by hand, Keras's fused LSTM (cuDNN on a GPU) and GRU. fused-rnn is
+# left out: the same SimpleRNN math as unrolled-rnn, and every benchmark costs CI time.
+BENCH_VARIANTS = ("unrolled-lstm", "fused-lstm", "unrolled-rnn", "fused-gru")
 SLOWDOWN_ENV = "LSTM_REPRO_BENCH_SLOWDOWN"  # a test aid: "PATTERN=FACTOR[,PATTERN=FACTOR]"
 SMOKE_ENV = "LSTM_REPRO_BENCH_SMOKE"  # 1: tiny sizes, for running every benchmark once in CI
 FULL_ENV = "LSTM_REPRO_BENCH_FULL"  # 1: add a larger (units, batch) sweep
@@ -52,7 +54,7 @@ def benchmark_cases(*, full: bool | None = None, quick: bool = False) -> list[Ca
     lstm = ("unrolled-lstm", "fused-lstm")
     cases = [
         Case(f"chapter-{v}-{m}", v, m, 64, 128, f"{m}-chapter")
-        for v in (lstm if quick else VARIANTS)
+        for v in (lstm if quick else BENCH_VARIANTS)
         for m in MODES
     ]
     if quick:
@@ -132,45 +134,10 @@ def flops_per_step(variant: str, config: TrainConfig, *, mode: str) -> float:
 
 
 def matmul_peak_gflops(*, n: int = 1024, repeats: int = 30) -> float:
-    """Dense fp32 matmul GFLOP/s on TensorFlow's default device: the best of `repeats` timed
-    (n, n) @ (n, n) products after a warm-up.
+    """Dense fp32 matmul GFLOP/s on the active backend's device (backend.matmul_peak_gflops)."""
+    from lstm_repro import backend
 
-    Best, not median: a peak is what the device can do, and the fastest run is the one least
-    disturbed by other work. A median peak taken while the machine was busy once came out ~40%
-    low and inflated every peak_fraction of that run by 60-110%.
-    """
-    import tensorflow as tf
-
-    rng = np.random.default_rng(0)
-    a = tf.constant(rng.normal(size=(n, n)), tf.float32)
-    b = tf.constant(rng.normal(size=(n, n)), tf.float32)
-    product = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)))
-    product(a, b).numpy()  # trace and warm up
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        product(a, b).numpy()  # .numpy() waits for the device
-        seconds.append(time.perf_counter() - start)
-    return 2.0 * n**3 / min(seconds) / 1e9
-
-
-def graph_op_types(fn: Callable, *args) -> set[str]:
-    """Every op type in the traced graph of tf.function(fn)(*args), nested functions included."""
-    import tensorflow as tf
-
-    graph_def = tf.function(fn).get_concrete_function(*args).graph.as_graph_def()
-    ops = {node.op for node in graph_def.node}
-    for function in graph_def.library.function:
-        ops |= {node.op for node in function.node_def}
-    return ops
-
-
-def uses_cudnn(model, config: TrainConfig) -> bool:
-    """True when the model's training forward pass traces a cuDNN RNN op (CudnnRNN*)."""
-    import tensorflow as tf
-
-    x = tf.zeros((config.batch_size, config.max_len), tf.int32)
-    return any("Cudnn" in op for op in graph_op_types(lambda t: model(t, training=True), x))
+    return backend.matmul_peak_gflops(n=n, repeats=repeats)
 
 
 class StepRunner:
@@ -189,6 +156,13 @@ class StepRunner:
         shape = (config.batch_size, config.max_len)
         self.x = rng.integers(0, config.vocab_size, size=shape).astype("int32")  # (B, T)
         self.y = rng.integers(0, 2, size=(config.batch_size, 1)).astype("float32")
+
+    def cudnn_used(self) -> bool:
+        """Whether this model's training step runs a cuDNN RNN kernel, read from what the
+        backend executes (backend.cudnn_used), never assumed."""
+        from lstm_repro import backend
+
+        return backend.cudnn_used(self.model, self.x, self.y)
 
     def train_step(self) -> None:
         self.model.train_on_batch(self.x, self.y)  # returns numpy: waits for the step
@@ -227,6 +201,7 @@ def compare_variants(
 ) -> dict:
     """The `bench` command's comparison: each case's step timed for `rounds` steps after
     compilation and one untimed step, with the derived figures."""
+    from lstm_repro.backend import name as backend_name
     from lstm_repro.records import device_name, environment
 
     peak = matmul_peak_gflops()
@@ -245,8 +220,9 @@ def compare_variants(
         row = {
             "variant": case.variant,
             "mode": case.mode,
+            "backend": backend_name(),
             "compile_seconds": compile_seconds,
-            "cudnn": uses_cudnn(runner.model, config),
+            "cudnn": runner.cudnn_used(),
             **derived_figures(
                 variant=case.variant,
                 config=config,
@@ -260,29 +236,9 @@ def compare_variants(
             on_row(row)
     return {
         "device": device_name(),
+        "backend": backend_name(),
         "peak_gflops": peak,
         "rounds": rounds,
         "rows": rows,
         "environment": environment(),
     }
-
-
-def plot_comparison(result: dict, out_dir) -> str:
-    """bench.png: median ms per step of each variant and mode. Needs matplotlib."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from lstm_repro.records import save_figure
-
-    fig, ax = plt.subplots(figsize=(8, 4))
-    labels = [f"{r['variant']}\n{r['mode']}" for r in result["rows"]]
-    ax.bar(labels, [r["ms_per_step"] for r in result["rows"]], color="tab:blue")
-    ax.set_ylabel("ms per step (median)")
-    ax.set_title(f"Step time, chapter config (batch 128, T 80) on {result['device']}")
-    ax.tick_params(axis="x", labelsize=7)
-    fig.tight_layout()
-    path = save_figure(fig, Path(out_dir) / "bench.png")
-    plt.close(fig)
-    return str(path)

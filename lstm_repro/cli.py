@@ -60,12 +60,15 @@ def _positive_float(text: str) -> float:
 
 
 def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up chatter (absl INFO lines on fd 2) hidden.
-
-    TF_CPP_MIN_LOG_LEVEL no longer silences those lines in TF 2.21. Set LSTM_REPRO_TF_LOGS=1
-    to see them. Python-level errors raised by the import are still shown.
-    """
+    """Import the Keras backend with its start-up chatter hidden: TensorFlow's absl INFO lines
+    on fd 2 (TF_CPP_MIN_LOG_LEVEL no longer silences them in TF 2.21). Set LSTM_REPRO_TF_LOGS=1
+    to see them. On the JAX and torch backends only Keras is imported here. Python-level
+    errors raised by the import are still shown."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        import keras  # noqa: F401
+
+        return
     if "tensorflow" in sys.modules or os.environ.get("LSTM_REPRO_TF_LOGS"):
         import tensorflow  # noqa: F401
 
@@ -138,15 +141,15 @@ def _add_run_options(parser: argparse.ArgumentParser, *, with_seed: bool = True)
     parser.add_argument(
         "--data",
         choices=DATA_CHOICES,
-        default="auto",
-        help="auto: real IMDB when found, else the synthetic corpus (default)",
+        help="auto (default): real IMDB when found, else the synthetic corpus; memory-early / "
+        "memory-late: the 70-step memory task",
     )
     parser.add_argument("--imdb-path", metavar="FILE", help="an imdb.npz in Keras's layout")
     parser.add_argument(
         "--model",
         choices=tuple(VARIANTS),
-        default="unrolled-lstm",
-        help="; ".join(f"{v.name}: {v.summary}" for v in VARIANTS.values()),
+        help="; ".join(f"{v.name}: {v.summary}" for v in VARIANTS.values())
+        + " (default unrolled-lstm)",
     )
     parser.add_argument(
         "--train-samples", type=_positive_int, metavar="N", help="use the first N training reviews"
@@ -167,6 +170,12 @@ def _add_run_options(parser: argparse.ArgumentParser, *, with_seed: bool = True)
             help=f"{helps.get(field.name, field.name)} (default {getattr(defaults, field.name)})",
         )
     parser.add_argument(
+        "--config",
+        metavar="RECORD.json",
+        help="start from the run a result record describes (model, config, data); the flags "
+        "given here change it",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -176,11 +185,17 @@ def _add_run_options(parser: argparse.ArgumentParser, *, with_seed: bool = True)
 
 
 def _run_spec(args, *, seed: int | None = None):
-    """The RunSpec the run options describe; every value is validated by TrainConfig."""
+    """The RunSpec the run options describe, on top of --config RECORD.json when given; every
+    value is validated by TrainConfig."""
     from lstm_repro.config import RunSpec, TrainConfig
 
+    base = RunSpec(model="unrolled-lstm", config=TrainConfig())
+    if getattr(args, "config", None) is not None:
+        from lstm_repro.records import read_json
+
+        base = RunSpec.from_record(read_json(args.config, what="result record"), where=args.config)
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
-    values = {}
+    values = base.config.to_dict()
     for name, field in fields.items():
         text = getattr(args, f"config_{name}", None)
         if text is not None:
@@ -192,13 +207,14 @@ def _run_spec(args, *, seed: int | None = None):
         values[key.strip()] = _config_value(fields[key.strip()], text)
     if seed is not None:
         values["seed"] = seed
+    data = args.data or (base.data if args.config is not None else "auto")
     return RunSpec(
-        model=args.model,
+        model=args.model or base.model,
         config=TrainConfig(**values),
-        data=args.data,
-        imdb_path=args.imdb_path,
-        train_samples=args.train_samples,
-        test_samples=args.test_samples,
+        data=data,
+        imdb_path=args.imdb_path if args.imdb_path is not None else base.imdb_path,
+        train_samples=args.train_samples or base.train_samples,
+        test_samples=args.test_samples or base.test_samples,
     )
 
 
@@ -209,7 +225,7 @@ def _check_run(spec) -> None:
     from lstm_repro.records import available_memory_bytes
 
     check_fits_in_memory(variant(spec.model), spec.config, available_bytes=available_memory_bytes())
-    if spec.data != "synthetic":
+    if spec.data in ("auto", "imdb"):
         named_imdb_path(spec.imdb_path)
 
 
@@ -217,22 +233,20 @@ def _check_run(spec) -> None:
 
 
 def _reproduce(args) -> int:
-    from lstm_repro.data import load_dataset
+    from lstm_repro.data import load_for
+    from lstm_repro.records import output_dir
 
     spec = _run_spec(args)
     _check_run(spec)
+    out = (
+        output_dir(args.out) if args.out is not None else None
+    )  # before --json, which may be in it
+    tensorboard = output_dir(args.tensorboard, flag="--tensorboard") if args.tensorboard else None
     _check_outputs(args)
-    data = load_dataset(
-        spec.data,
-        num_words=spec.config.vocab_size,
-        max_len=spec.config.max_len,
-        seed=spec.config.seed,
-        imdb_path=spec.imdb_path,
-        train_samples=spec.train_samples,
-        test_samples=spec.test_samples,
-    )
+    data = load_for(spec)
     banner = {
         "synthetic": "SYNTHETIC corpus (not IMDB)",
+        "memory-task": "the synthetic 70-step MEMORY TASK (not IMDB)",
         "imdb": "IMDB (official file)"
         if data.identity()["official"]
         else "IMDB-format file (NOT the official IMDB: its sha256 differs)",
@@ -244,13 +258,103 @@ def _reproduce(args) -> int:
     )
     _import_tensorflow_quietly()
     from lstm_repro.report import result_summary
-    from lstm_repro.train import train
+    from lstm_repro.train import run
 
-    result = train(spec.config, data=data, model_name=spec.model, progress=sys.stdout.isatty())
+    result = run(spec, data=data, progress=sys.stdout.isatty(), tensorboard=tensorboard)
     _write_outputs(args, result)
     print(result_summary(result))
     if args.json is not None:
         print(f"result written to {args.json}")
+    if out is not None:
+        from lstm_repro.records import write_json
+        from lstm_repro.report import curves_figure, write_figure
+
+        write_json(out / "result.json", result)
+        written = [str(out / "result.json")]
+        try:
+            written.append(write_figure(curves_figure, result, out / "curves.png"))
+        except ImportError:
+            print("note: matplotlib is not installed: curves.png skipped (pip install .[plot])")
+        print(f"wrote {', '.join(written)}")
+    return 0
+
+
+def _verify(args) -> int:
+    from lstm_repro.config import RunSpec
+    from lstm_repro.data import load_for
+    from lstm_repro.records import read_json
+
+    record = read_json(args.record, what="result record")
+    spec = RunSpec.from_record(record, where=args.record)
+    if args.imdb_path is not None:
+        spec = dataclasses.replace(spec, imdb_path=args.imdb_path)
+    for key in ("weights_sha256", "step_losses", "test_accuracy", "dataset"):
+        if key not in record:
+            raise ReproError(f"{args.record}: not a result record (no {key!r})")
+    _check_run(spec)
+    _check_outputs(args)
+    data = load_for(spec)
+    recorded = record["dataset"].get("sha256")
+    if data.sha256 != recorded:
+        hint = (
+            "pass --imdb-path with the file the record was made from"
+            if spec.data in ("imdb", "auto")
+            else "the generator or its inputs changed since the record was made"
+        )
+        raise ReproError(
+            f"{args.record}: its dataset has sha256 {str(recorded)[:16]}..., but {data.source} "
+            f"here has {data.sha256[:16]}...; refusing to compare runs on different data ({hint})"
+        )
+    print(
+        f"verify: rerunning {spec.model} on {data.name} ({data.sha256[:12]}), seed "
+        f"{spec.config.seed}",
+        flush=True,
+    )
+    _import_tensorflow_quietly()
+    from lstm_repro.records import compare_runs
+    from lstm_repro.report import verification_text
+    from lstm_repro.train import run
+
+    fresh = run(spec, data=data)
+    outcome = compare_runs(record, fresh)
+    print(verification_text(outcome))
+    _write_outputs(args, {"verification": outcome, "rerun": fresh})
+    ok = outcome["verdict"] == "bit-identical" or (
+        args.tolerate_close and outcome["verdict"] == "numerically close"
+    )
+    return 0 if ok else 1
+
+
+def _report(args) -> int:
+    from pathlib import Path
+
+    from lstm_repro.records import output_dir, write_atomic
+    from lstm_repro.report import build_report, collect, marked_blocks
+
+    out = output_dir(args.out)
+    if args.readme is not None:
+        readme = Path(args.readme)
+        if not readme.is_file():
+            raise ReproError(f"--readme {readme}: no such file")
+    found = collect(args.inputs)
+    old = collect([args.compare]) if args.compare is not None else None
+    md, html, images = build_report(found, old=old)
+    for name, png in images.items():
+        write_atomic(out / name, lambda f, png=png: f.write(png))
+    write_atomic(out / "report.md", lambda f: f.write(md.encode()))
+    write_atomic(out / "report.html", lambda f: f.write(html.encode()))
+    counts = ", ".join(f"{len(v)} {k}" for k, v in found.items() if v)
+    print(f"report of {counts}: wrote {out / 'report.html'} and {out / 'report.md'}")
+    if args.readme is not None:
+        text = readme.read_text()
+        blocks = marked_blocks(md)
+        for name, body in marked_blocks(text).items():
+            if name in blocks:
+                old_block = f"<!-- report:{name} -->\n{body}\n<!-- /report:{name} -->"
+                new_block = f"<!-- report:{name} -->\n{blocks[name]}\n<!-- /report:{name} -->"
+                text = text.replace(old_block, new_block)
+        write_atomic(readme, lambda f: f.write(text.encode()))
+        print(f"updated the report blocks in {readme}")
     return 0
 
 
@@ -388,14 +492,22 @@ def _gradients(args) -> int:
 
     out = output_dir(args.out)
     _import_tensorflow_quietly()
-    from lstm_repro.gradients import FlowSetup, plot_study, study
+    from lstm_repro.gradients import FlowSetup, study
     from lstm_repro.records import environment, write_json
-    from lstm_repro.report import gradient_table
+    from lstm_repro.report import (
+        clipping_figure,
+        gradient_flow_figure,
+        gradient_table,
+        write_figure,
+    )
 
     result = study(FlowSetup(time=args.time, seed=args.seed), clipnorm=args.clipnorm)
     result["environment"] = environment()
     try:
-        result["plots"] = [os.path.basename(p) for p in plot_study(result, out)]
+        result["plots"] = [
+            os.path.basename(write_figure(gradient_flow_figure, result, out / "gradient_flow.png")),
+            os.path.basename(write_figure(clipping_figure, result, out / "clipping.png")),
+        ]
     except ImportError:
         result["plots"] = []
         result["plots_note"] = "matplotlib is not installed: plots skipped (pip install .[plot])"
@@ -406,14 +518,57 @@ def _gradients(args) -> int:
     return 0
 
 
+def _bench_backends(args, backends: list[str]) -> int:
+    """`bench --backends`: each backend in its own process (a backend cannot change inside
+    one), one table at the end."""
+    import importlib.util
+    import json
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from lstm_repro.backend import BACKENDS
+    from lstm_repro.report import bench_table
+
+    for b in backends:
+        if b not in BACKENDS:
+            raise ReproError(
+                f"--backends: unknown backend {b!r}; choose from {', '.join(BACKENDS)}"
+            )
+        if importlib.util.find_spec(b) is None:
+            extra = {"tensorflow": "", "jax": "[jax]", "torch": "[cross]"}[b]
+            raise ReproError(f"--backends: {b} is not installed (pip install -e '.{extra}')")
+    merged = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for b in backends:
+            print(f"--- {b}", flush=True)
+            path = Path(tmp) / f"{b}.json"
+            argv = [sys.executable, "-m", "lstm_repro", "bench", "--json", str(path)]
+            proc = subprocess.run(
+                argv + (["--quick"] if args.quick else []), env={**os.environ, "KERAS_BACKEND": b}
+            )
+            if proc.returncode != 0:
+                raise ReproError(f"bench under {b} failed (exit {proc.returncode})")
+            result = json.loads(path.read_text())
+            if merged is None:
+                merged = {**result, "rows": [], "peak_gflops_by_backend": {}}
+            merged["rows"] += result["rows"]
+            merged["peak_gflops_by_backend"][b] = result["peak_gflops"]
+    print(bench_table(merged))
+    _write_outputs(args, merged)
+    return 0
+
+
 def _bench(args) -> int:
     from lstm_repro.records import output_dir
 
     out = output_dir(args.out) if args.out is not None else None
     _check_outputs(args)
+    if args.backends is not None:
+        return _bench_backends(args, [b.strip() for b in args.backends.split(",") if b.strip()])
     _import_tensorflow_quietly()
-    from lstm_repro.bench import benchmark_cases, compare_variants, plot_comparison
-    from lstm_repro.report import bench_table
+    from lstm_repro.bench import benchmark_cases, compare_variants
+    from lstm_repro.report import bench_figure, bench_table, write_figure
 
     cases = [c for c in benchmark_cases(quick=args.quick) if c.name.startswith("chapter-")]
     result = compare_variants(
@@ -427,7 +582,7 @@ def _bench(args) -> int:
     _write_outputs(args, result)
     if out is not None:
         try:
-            print(f"wrote {plot_comparison(result, out)}")
+            print(f"wrote {write_figure(bench_figure, result, out / 'bench.png')}")
         except ImportError:
             print("note: matplotlib is not installed: bar chart skipped (pip install .[plot])")
     return 0
@@ -461,7 +616,33 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="train the chapter's model and report")
     _add_run_options(rep)
     rep.add_argument("--json", metavar="FILE", help="write the result record here (atomically)")
+    rep.add_argument("--out", metavar="DIR", help="write result.json and curves.png here")
+    rep.add_argument(
+        "--tensorboard", metavar="DIR", help="log through Keras's TensorBoard callback here"
+    )
     rep.set_defaults(func=_reproduce)
+
+    report = sub.add_parser(
+        "report", help="one HTML and Markdown report of claims, runs, gradients, benchmarks"
+    )
+    report.add_argument("inputs", nargs="+", metavar="PATH", help="JSON files or directories")
+    report.add_argument("--out", required=True, metavar="DIR", help="report.html, report.md here")
+    report.add_argument("--compare", metavar="OLD", help="an older run's directory: what changed")
+    report.add_argument(
+        "--readme", metavar="FILE", help="rewrite FILE's report:NAME blocks from this report"
+    )
+    report.set_defaults(func=_report)
+
+    ver = sub.add_parser(
+        "verify", help="rerun what a result record describes; bit-identical, close or different"
+    )
+    ver.add_argument("record", metavar="RECORD.json")
+    ver.add_argument("--imdb-path", metavar="FILE", help="where the record's IMDB file is here")
+    ver.add_argument(
+        "--tolerate-close", action="store_true", help="exit 0 for 'numerically close' too"
+    )
+    ver.add_argument("--json", metavar="FILE", help="the comparison and the rerun's record")
+    ver.set_defaults(func=_verify)
 
     seeds = sub.add_parser("seeds", help="train N seeds in parallel processes; the distribution")
     _add_run_options(seeds, with_seed=False)
@@ -537,6 +718,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="step-time comparison of the variants without pytest")
     bench.add_argument("--quick", action="store_true", help="LSTM variants only, 5 rounds")
     bench.add_argument("--json", metavar="FILE")
+    bench.add_argument(
+        "--backends",
+        metavar="LIST",
+        help="comma-separated Keras backends (tensorflow,jax,torch), each in its own process",
+    )
     bench.add_argument("--out", metavar="DIR", help="write bench.png here")
     bench.set_defaults(func=_bench)
     return parser

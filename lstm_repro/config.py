@@ -34,6 +34,7 @@ VARIANTS: dict[str, Variant] = {
         Variant("unrolled-lstm", "lstm", False, 4, 1, "the chapter's LSTMCell stepped by hand"),
         Variant("fused-lstm", "lstm", True, 4, 1, "keras.layers.LSTM (cuDNN on a GPU)"),
         Variant("unrolled-rnn", "rnn", False, 1, 1, "the chapter's SimpleRNNCell baseline"),
+        Variant("fused-rnn", "rnn", True, 1, 1, "keras.layers.SimpleRNN (same net, one loop)"),
         Variant("fused-gru", "gru", True, 3, 2, "keras.layers.GRU, the chapter's other remedy"),
     )
 }
@@ -134,7 +135,7 @@ class RunSpec:
 
     model: str
     config: TrainConfig
-    data: str = "auto"  # auto | imdb | synthetic
+    data: str = "auto"  # auto | imdb | synthetic | memory-early | memory-late
     imdb_path: str | None = None
     train_samples: int | None = None
     test_samples: int | None = None
@@ -144,7 +145,38 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, values: dict) -> RunSpec:
+        if not isinstance(values, dict) or "config" not in values:
+            raise ReproError("a run spec needs at least 'model' and 'config'")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ReproError(f"unknown run spec keys {unknown}; known keys are {sorted(known)}")
         return cls(**{**values, "config": TrainConfig.from_dict(values["config"])})
+
+    @classmethod
+    def from_record(cls, record: dict, *, where: str = "the record") -> RunSpec:
+        """The run a result record describes: its `spec`, or, for records written before specs
+        were recorded, one rebuilt from its model, config and dataset."""
+        try:
+            if isinstance(record.get("spec"), dict):
+                return cls.from_dict(record["spec"])
+            dataset = record["dataset"]
+            name, source = dataset["name"], dataset["source"]
+            data = {"imdb": "imdb", "synthetic": "synthetic"}.get(name)
+            if name == "memory-task":
+                data = "memory-" + ("early" if "position=early" in source else "late")
+            if data is None:
+                raise KeyError(f"dataset name {name!r}")
+            return cls(
+                model=record["model"],
+                config=TrainConfig.from_dict(record["config"]),
+                data=data,
+                imdb_path=source if data == "imdb" else None,
+                train_samples=dataset["train_size"],
+                test_samples=dataset["test_size"],
+            )
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ReproError(f"{where} is not a result record ({e} missing or malformed)") from None
 
 
 def parameter_count(v: Variant, config: TrainConfig) -> int:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 START_CHAR = 1  # Keras: marks the start of each review
 OOV_CHAR = 2  # Keras: replaces ids >= num_words
 KERAS_SHUFFLE_SEED = 113  # Keras load_data's default `seed`
-DATA_CHOICES = ("auto", "imdb", "synthetic")
+DATA_CHOICES = ("auto", "imdb", "synthetic", "memory-early", "memory-late")
 
 
 @dataclass(frozen=True)
@@ -161,21 +161,30 @@ def load_dataset(
     test_samples: int | None = None,
     synthetic_size: int = 25000,
 ) -> Dataset:
-    """`imdb`, `synthetic`, or `auto`.
+    """`imdb`, `synthetic`, `memory-early` / `memory-late` (the 70-step memory task), or `auto`.
 
     `auto` trains on IMDB when it can be had and on the synthetic corpus only when the user
     named no file: a file named by --imdb-path or $LSTM_REPRO_IMDB is used or is an error.
     """
-    from lstm_repro.synthetic import make_synthetic  # synthetic builds on this module
+    from lstm_repro.synthetic import make_memory_task, make_synthetic  # they build on this module
 
     if kind not in DATA_CHOICES:
         raise ReproError(f"unknown data source {kind!r}; choose one of {', '.join(DATA_CHOICES)}")
     for flag, n in (("--train-samples", train_samples), ("--test-samples", test_samples)):
         if n is not None and n <= 0:
             raise ReproError(f"{flag} must be a positive integer, got {n}")
+    if kind in ("synthetic", "memory-early", "memory-late") and imdb_path is not None:
+        raise ReproError(f"--imdb-path was given with --data {kind}; drop one of them")
+    if kind.startswith("memory-"):
+        return make_memory_task(
+            n_train=train_samples or synthetic_size,
+            n_test=test_samples or synthetic_size,
+            seed=seed,
+            num_words=num_words,
+            max_len=max_len,
+            position=kind.removeprefix("memory-"),
+        )
     if kind == "synthetic":
-        if imdb_path is not None:
-            raise ReproError("--imdb-path was given with --data synthetic; drop one of them")
         return make_synthetic(
             n_train=train_samples or synthetic_size,
             n_test=test_samples or synthetic_size,
@@ -207,11 +216,20 @@ def load_dataset(
 
 
 def make_pipelines(dataset: Dataset, *, batch_size: int, seed: int, shuffle_buffer: int):
-    """Batched tf.data pipelines: the train split reshuffled each epoch from `seed`.
+    """Batched pipelines: the train split reshuffled each epoch from `seed`, dropping its last
+    partial batch (as the chapter does); the test split in order and whole.
 
-    The train split drops its last partial batch (as the chapter does); the test split keeps
-    every sample, so test accuracy is over the whole split.
+    On TensorFlow: tf.data with the chapter's shuffle(buffer) (the chapter's engine). On JAX and
+    PyTorch, where TensorFlow may not be installed: a keras.utils.PyDataset that permutes the
+    whole split each epoch (a full shuffle, so the sample order differs from tf.data's).
     """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return (
+            batches(dataset.x_train, dataset.y_train, batch_size, shuffle_seed=seed),
+            batches(dataset.x_test, dataset.y_test, batch_size),
+        )
     import tensorflow as tf
 
     train = (
@@ -226,3 +244,49 @@ def make_pipelines(dataset: Dataset, *, batch_size: int, seed: int, shuffle_buff
         .prefetch(tf.data.AUTOTUNE)
     )
     return train, test
+
+
+def load_for(spec) -> Dataset:
+    """The dataset a RunSpec names (config.RunSpec: data kind, file, sample counts, seed)."""
+    return load_dataset(
+        spec.data,
+        num_words=spec.config.vocab_size,
+        max_len=spec.config.max_len,
+        seed=spec.config.seed,
+        imdb_path=spec.imdb_path,
+        train_samples=spec.train_samples,
+        test_samples=spec.test_samples,
+    )
+
+
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle_seed: int | None = None):
+    """A keras.utils.PyDataset of (x, y) batches for any backend. With a shuffle seed the
+    samples are permuted afresh each epoch (from the seed and the epoch number) and the last
+    partial batch is dropped; without one, batches follow the data's order and keep every
+    sample. Defined here, inside a function, so that importing this module needs no Keras."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = 0
+            self.order = self._order()
+
+        def _order(self) -> np.ndarray:
+            if shuffle_seed is None:
+                return np.arange(len(y))
+            return np.random.default_rng([shuffle_seed, self.epoch]).permutation(len(y))
+
+        def __len__(self) -> int:
+            full, rest = divmod(len(y), batch_size)
+            return full + (1 if rest and shuffle_seed is None else 0)
+
+        def __getitem__(self, i: int):
+            idx = self.order[i * batch_size : (i + 1) * batch_size]
+            return x[idx], y[idx]
+
+        def on_epoch_end(self) -> None:
+            self.epoch += 1
+            self.order = self._order()
+
+    return Batches()

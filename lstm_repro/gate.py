@@ -301,6 +301,7 @@ class Distribution:
     accuracies: tuple[float, ...]
     seeds: tuple[int, ...]
     config: dict  # the runs' shared config, seed excluded
+    key: str  # spec_key of the runs' spec: model, config (no seed), data
 
     @property
     def mean(self) -> float:
@@ -323,7 +324,26 @@ def summarise(accuracies) -> dict:
     return summary
 
 
-def parse_distribution(doc: dict, *, path: str) -> Distribution:
+def spec_key(spec: dict) -> str:
+    """A run spec with its seed removed: what two distributions must share to be compared."""
+    import json
+
+    config = {k: v for k, v in spec.get("config", {}).items() if k != "seed"}
+    return json.dumps({**spec, "config": config}, sort_keys=True)
+
+
+def parse_distribution(doc: dict, *, path: str, like: Distribution | None = None) -> Distribution:
+    """A `seeds` document, or from a collection ({"distributions": [...]}, such as
+    benchmarks/baselines/accuracy.json) the one whose spec matches `like`'s."""
+    if isinstance(doc.get("distributions"), list):
+        if like is None:
+            raise ReproError(f"{path}: a collection of distributions cannot be the current run")
+        for i, entry in enumerate(doc["distributions"]):
+            if not isinstance(entry, dict):
+                raise ReproError(f"{path}: distributions[{i}] is not an object")
+            if isinstance(entry.get("spec"), dict) and spec_key(entry["spec"]) == like.key:
+                return parse_distribution(entry, path=f"{path} (distributions[{i}])")
+        raise ReproError(f"{path}: no distribution with the current run's model, config and data")
     runs = doc.get("runs")
     if not isinstance(runs, list) or not runs:
         raise ReproError(f"{path}: not a `lstm-repro seeds` file (no 'runs' list)")
@@ -341,7 +361,34 @@ def parse_distribution(doc: dict, *, path: str) -> Distribution:
         configs.append({k: v for k, v in run["config"].items() if k != "seed"})
     if len(models) != 1 or any(c != configs[0] for c in configs):
         raise ReproError(f"{path}: the runs do not share one model and configuration")
-    return Distribution(models.pop(), tuple(accuracies), tuple(seeds), configs[0])
+    spec = (
+        doc.get("spec")
+        if isinstance(doc.get("spec"), dict)
+        else {"model": next(iter(models)), "config": configs[0]}
+    )
+    return Distribution(
+        next(iter(models)), tuple(accuracies), tuple(seeds), configs[0], spec_key(spec)
+    )
+
+
+def prediction_floor(accuracies, *, confidence: float = 0.999) -> float:
+    """The one-sided `confidence` prediction bound for one more seed's accuracy, from a seed
+    distribution (normal model): mean - t_{conf, n-1} * std * sqrt(1 + 1/n). At 0.999 a healthy
+    run falls below it once in a thousand seeds."""
+    from scipy import stats
+
+    a = np.asarray(accuracies, dtype=np.float64)
+    n = len(a)
+    if n < 3:
+        raise ReproError("a floor needs a distribution of at least 3 seeds")
+    t = stats.t.ppf(confidence, n - 1)
+    return float(a.mean() - t * a.std(ddof=1) * math.sqrt(1 + 1 / n))
+
+
+def prediction_ceiling(accuracies, *, confidence: float = 0.999) -> float:
+    """The matching upper bound (for a measured failure to learn, e.g. the memory task)."""
+    a = np.asarray(accuracies, dtype=np.float64)
+    return float(2 * a.mean() - prediction_floor(a, confidence=confidence))
 
 
 @dataclass(frozen=True)
@@ -374,8 +421,8 @@ def compare_accuracy(
 
     if not (math.isfinite(min_effect) and min_effect >= 0):
         raise ReproError(f"--min-effect must be a finite number >= 0, got {min_effect}")
-    base = parse_distribution(baseline, path=names[0])
     cur = parse_distribution(current, path=names[1])
+    base = parse_distribution(baseline, path=names[0], like=cur)
     if base.model != cur.model:
         raise ReproError(f"{names[0]} is {base.model} but {names[1]} is {cur.model}")
     differs = sorted(

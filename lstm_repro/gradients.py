@@ -1,11 +1,15 @@
 """Gradient-flow measurements behind the chapter's claims (vanishing, exploding, clipping).
 
-Every number comes from tf.GradientTape on real Keras cells:
+Backend-neutral (keras.ops; gradients from lstm_repro.backend): the same study runs on Keras's
+TensorFlow, JAX and PyTorch backends.
 - `grad_norm_by_distance`: ||dL/dh_{T-k}|| for k = 0..T-1 with L = <u, h_T>, u a fixed unit
-  vector, averaged over the batch. For a linear RNN with W_hh = rho*Q (Q orthogonal) this is
-  exactly rho^k: the chapter's w_hh^k.
-- `carousel_check`: dC_T/dC_{T-k} along the memory path equals prod f_t from the cell's own gates.
-- `clipping_demo`: SGD on an exploding RNN, with and without the chapter's tf.clip_by_norm.
+  vector, averaged over the batch. Taken as the gradient with respect to a zero perturbation
+  added to h_t after each step, which is exactly dL/dh_t. For a linear RNN with W_hh = rho*Q
+  (Q orthogonal) this is rho^k: the chapter's w_hh^k.
+- `carousel_check`: dC_T/dC_{T-k} along the memory path equals prod f_t from the cell's gates.
+- `clipping_demo`: SGD on an exploding linear RNN, with and without clipping each gradient
+  tensor: tf.clip_by_norm itself on the TensorFlow backend (the chapter's function), the same
+  formula in keras.ops elsewhere.
 """
 
 from __future__ import annotations
@@ -14,14 +18,13 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from lstm_repro import backend
 from lstm_repro import reference as ref
-from lstm_repro.records import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +47,15 @@ def orthogonal(n: int, seed: int) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
-def _inputs(setup: FlowSetup) -> tf.Tensor:
+def _inputs(setup: FlowSetup) -> np.ndarray:
     rng = np.random.default_rng([setup.seed, 1])
     xs = rng.normal(scale=setup.input_scale, size=(setup.batch, setup.time, setup.input_dim))
-    return tf.constant(xs, tf.float32)  # (batch, time, inputs)
+    return xs.astype(np.float32)  # (batch, time, inputs)
 
 
-def _projection(setup: FlowSetup) -> tf.Tensor:
+def _projection(setup: FlowSetup) -> np.ndarray:
     u = np.random.default_rng([setup.seed, 2]).normal(size=setup.units)
-    return tf.constant(u / np.linalg.norm(u), tf.float32)  # (units,), unit norm
+    return (u / np.linalg.norm(u)).astype(np.float32)  # (units,), unit norm
 
 
 def make_cell(
@@ -89,30 +92,30 @@ def make_cell(
     return cell
 
 
-def _unroll(cell, xs: tf.Tensor, tape: tf.GradientTape, *, cut_h: bool = False):
-    """Step `cell` over xs, watching every state; returns per-step [h_t, (C_t)] lists."""
-    batch = xs.shape[0]
-    states = cell.get_initial_state(batch_size=batch)
-    trace = []
-    for t in range(xs.shape[1]):
-        if cut_h:  # gates see h_{t-1} as a constant: only the C path carries gradient
-            states = [tf.stop_gradient(states[0]), *states[1:]]
+def _unroll(cell, xs, perturbations, *, state: int = 0, cut_h: bool = False):
+    """Step `cell` over xs (batch, time, inputs), adding perturbations[t] to state `state`
+    (0: h, 1: C) after step t; returns the final states. cut_h: the gates see h_{t-1} as a
+    constant, so only the C path carries gradient."""
+    states = cell.get_initial_state(batch_size=xs.shape[0])
+    for t, eps in enumerate(perturbations):
+        if cut_h:
+            states = [ops.stop_gradient(states[0]), *states[1:]]
         _, states = cell(xs[:, t], states)  # xs[:, t]: (batch, inputs)
-        for s in states:
-            tape.watch(s)
-        trace.append(list(states))
-    return trace
+        states = list(states)
+        states[state] = states[state] + eps
+    return states
 
 
 def grad_norm_by_distance(cell, setup: FlowSetup) -> np.ndarray:
     """||dL/dh_{T-k}||, k = 0..T-1, L = <u, h_T>, averaged over the batch (float64)."""
-    xs, u = _inputs(setup), _projection(setup)
-    with tf.GradientTape() as tape:
-        trace = _unroll(cell, xs, tape)
-        loss = tf.reduce_sum(trace[-1][0] * u)
-    hs = [states[0] for states in trace]
-    grads = tape.gradient(loss, hs)
-    per_step = np.array([tf.norm(g, axis=1).numpy().mean() for g in grads], dtype=np.float64)
+    xs, u = ops.convert_to_tensor(_inputs(setup)), ops.convert_to_tensor(_projection(setup))
+
+    def loss(*eps):
+        return ops.sum(_unroll(cell, xs, eps)[0] * u)
+
+    zeros = [np.zeros((setup.batch, setup.units), np.float32)] * setup.time
+    _, grads = backend.value_and_grad(loss, zeros)
+    per_step = np.array([np.linalg.norm(g, axis=1).mean() for g in grads])  # norm over units
     return per_step[::-1]  # index k = distance from the last step
 
 
@@ -133,19 +136,23 @@ def carousel_check(setup: FlowSetup, *, forget_bias: float | None = None) -> dic
     diag(f_t), so d(sum C_T)/dC_{T-k} = f_T * ... * f_{T-k+1} elementwise.
     """
     cell = make_cell("lstm", setup, recurrent_scale=None, forget_bias=forget_bias)
-    xs = _inputs(setup)
-    with tf.GradientTape() as tape:
-        trace = _unroll(cell, xs, tape, cut_h=True)
-        loss = tf.reduce_sum(trace[-1][1])
-    Cs = [states[1] for states in trace]
-    grads = [g.numpy().astype(np.float64) for g in tape.gradient(loss, Cs)]
+    xs_np = _inputs(setup)
+    xs = ops.convert_to_tensor(xs_np)
+
+    def loss(*eps):
+        return ops.sum(_unroll(cell, xs, eps, state=1, cut_h=True)[1])
+
+    zeros = [np.zeros((setup.batch, setup.units), np.float32)] * setup.time
+    _, grads = backend.value_and_grad(loss, zeros)  # grads[t] = dL/dC_t
     p = ref.lstm_params_from_keras(*cell.get_weights())
     h_prev = np.zeros((setup.batch, setup.units))
+    states = cell.get_initial_state(batch_size=setup.batch)
     forget = []
     for t in range(setup.time):
-        hx = np.concatenate([h_prev, xs[:, t].numpy()], axis=-1)  # [h_{t-1}, x_t]
+        hx = np.concatenate([h_prev, xs_np[:, t]], axis=-1)  # [h_{t-1}, x_t]
         forget.append(ref.sigmoid(hx @ p.W_f.T + p.b_f))  # f_t = σ(W_f·[h_{t-1}, x_t] + b_f)
-        h_prev = trace[t][0].numpy().astype(np.float64)
+        _, states = cell(xs[:, t], states)
+        h_prev = ops.convert_to_numpy(states[0]).astype(np.float64)
     worst, product = 0.0, np.ones((setup.batch, setup.units))
     carried = []
     for k in range(setup.time):
@@ -161,6 +168,17 @@ def carousel_check(setup: FlowSetup, *, forget_bias: float | None = None) -> dic
     }
 
 
+def clip_by_norm(x, clip_norm: float):
+    """The chapter's fix: tf.clip_by_norm on TensorFlow; elsewhere its formula,
+    x * n / max(||x||, n), in keras.ops."""
+    if backend.name() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.clip_by_norm(x, clip_norm)
+    x = ops.convert_to_tensor(x)
+    return x * clip_norm / ops.maximum(ops.sqrt(ops.sum(x * x)), clip_norm)
+
+
 def clipping_demo(
     *,
     clipnorm: float | None,
@@ -173,31 +191,46 @@ def clipping_demo(
 ) -> dict:
     """SGD on a linear RNN with W_hh = rho*Q regressing the mean of its inputs' first feature.
 
-    clipnorm=None trains as is; otherwise each gradient tensor passes through
-    tf.clip_by_norm(g, clipnorm), the chapter's fix. Returns per-step loss and gradient norm
-    (before clipping); non-finite values are kept as NaN/inf in the lists.
+    clipnorm=None trains as is; otherwise each gradient tensor passes through clip_by_norm(g,
+    clipnorm), the chapter's fix. Returns per-step loss and gradient norm (before clipping);
+    non-finite values are kept as NaN/inf in the lists.
     """
     setup = FlowSetup(units=units, input_dim=8, time=time, batch=64, seed=seed)
     cell = make_cell("simple_rnn", setup, recurrent_scale=rho, activation="linear")
-    head = keras.layers.Dense(1)
-    head.build((None, units))
-    xs = _inputs(setup)
-    target = tf.reduce_mean(xs[:, :, :1], axis=1)  # (batch, 1)
-    variables = [*cell.trainable_weights, *head.trainable_weights]
-    losses, norms = [], []
+    keras.utils.set_random_seed(seed)
+    head_w = keras.initializers.GlorotUniform(seed=seed)((units, 1))
+    params = [
+        *(w.astype(np.float32) for w in cell.get_weights()),
+        ops.convert_to_numpy(head_w).astype(np.float32),
+        np.zeros(1, np.float32),
+    ]
+    xs_np = _inputs(setup)
+    xs = ops.convert_to_tensor(xs_np)
+    target = ops.convert_to_tensor(xs_np[:, :, :1].mean(axis=1))  # (batch, 1)
+
+    def loss(w_xh, w_hh, b, hw, hb):  # the SimpleRNNCell with linear activation, by hand
+        h = ops.zeros((setup.batch, units))
+        for t in range(time):
+            h = ops.matmul(xs[:, t], w_xh) + ops.matmul(h, w_hh) + b  # (batch, units)
+        return ops.mean((ops.matmul(h, hw) + hb - target) ** 2)
+
+    step = backend.gradient_function(loss, compile=True)  # one trace of the T-step unroll
+    losses, norms, clipped_norms = [], [], []
     for _ in range(steps):
-        with tf.GradientTape() as tape:
-            h = cell.get_initial_state(batch_size=setup.batch)
-            for t in range(time):
-                _, h = cell(xs[:, t], h)
-            loss = tf.reduce_mean((head(h[0]) - target) ** 2)
-        grads = tape.gradient(loss, variables)
-        losses.append(float(loss))
-        norms.append(float(tf.linalg.global_norm(grads)))
-        if clipnorm is not None:
-            grads = [tf.clip_by_norm(g, clipnorm) for g in grads]
-        for v, g in zip(variables, grads, strict=True):
-            v.assign_sub(learning_rate * g)
+        value, grads = step(params)
+        losses.append(value)
+        with np.errstate(over="ignore", invalid="ignore"):  # the unclipped run diverges
+            norms.append(math.sqrt(sum(float(np.sum(g * g)) for g in grads)))
+            if clipnorm is not None:
+                grads = [
+                    ops.convert_to_numpy(clip_by_norm(g.astype(np.float32), clipnorm))
+                    for g in grads
+                ]
+            clipped_norms.append(max(float(np.linalg.norm(g)) for g in grads))
+            params = [
+                (p - learning_rate * np.asarray(g)).astype(np.float32)
+                for p, g in zip(params, grads, strict=True)
+            ]
     finite = [math.isfinite(x) for x in losses]
     first_bad = finite.index(False) if False in finite else None
     return {
@@ -205,8 +238,10 @@ def clipping_demo(
         "rho": rho,
         "time": time,
         "learning_rate": learning_rate,
+        "clip_function": "tf.clip_by_norm" if backend.name() == "tensorflow" else "keras.ops",
         "loss": losses,
         "grad_norm": norms,
+        "largest_tensor_norm_applied": clipped_norms,  # after clipping, when clipping
         "first_non_finite_step": first_bad,
         "all_finite": first_bad is None,
         "final_loss": losses[-1],
@@ -263,84 +298,10 @@ def study(setup: FlowSetup = FlowSetup(), *, clipnorm: float = 1.0) -> dict:
         "clipped": clipping_demo(clipnorm=clipnorm, seed=setup.seed),
     }
     return {
+        "backend": backend.name(),
         "setup": setup.__dict__,
         "series": series,
         "slopes": slopes,
         "carousel": carousel,
         "clipping": clipping,
     }
-
-
-def plot_study(result: dict, out_dir) -> list[str]:
-    """Write gradient_flow.png and clipping.png; returns their paths. Needs matplotlib."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths = []
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    styles = {"linear": ":", "tanh": "-"}
-    for s in result["series"]:
-        norms = np.asarray(s["grad_norm_by_distance"])
-        ks = np.arange(len(norms))
-        keep = norms > 0
-        small = s["input_scale"] != 1.0
-        suffix = f", inputs σ={s['input_scale']:g}" if small else ""
-        if s["model"] == "lstm":
-            label = f"LSTM, forget bias {s['forget_bias']:g}{suffix}"
-            style, width = ("--" if small else "-"), 2.5
-        else:
-            rho = "Keras init" if s["recurrent_scale"] is None else f"ρ={s['recurrent_scale']:g}"
-            label = f"RNN {s['activation']}, {rho}{suffix}"
-            style, width = ("--" if small else styles[s["activation"]]), 1.2 + small
-        ax.semilogy(ks[keep], norms[keep], style, lw=width, label=label)
-    ax.set_xlabel("distance k (steps back from the last step T)")
-    ax.set_ylabel("mean ||∂L/∂h_{T-k}||  (L = <u, h_T>)")
-    ax.set_title(
-        "Gradient reaching step T-k: RNN with W_hh = ρ·Q against LSTM (64 units, T = 80)",
-        fontsize=10,
-    )
-    ax.set_ylim(1e-20, 1e16)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="lower left")
-    fig.tight_layout()
-    paths.append(str(save_figure(fig, Path(out_dir) / "gradient_flow.png")))
-    plt.close(fig)
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, run in result["clipping"].items():
-        label = name if run["clipnorm"] is None else f"{name} (clip_by_norm {run['clipnorm']:g})"
-        loss = np.asarray(run["loss"], dtype=float)
-        norm = np.asarray(run["grad_norm"], dtype=float)
-        steps = np.arange(len(loss))
-        # The unclipped run may have one finite point: draw it large, above the clipped curve.
-        style = {"marker": "x", "ms": 10, "zorder": 3} if run["clipnorm"] is None else {"ms": 3}
-        for ax, values in ((ax1, loss), (ax2, norm)):
-            keep = np.isfinite(values)
-            ax.semilogy(
-                steps[keep],
-                values[keep],
-                "o-" if "marker" not in style else "-",
-                label=label,
-                **style,
-            )
-        if run["first_non_finite_step"] is not None:
-            ax1.axvline(
-                run["first_non_finite_step"],
-                color="r",
-                ls="--",
-                lw=1,
-                label=f"{name}: loss non-finite from step {run['first_non_finite_step']}",
-            )
-    ax1.set(xlabel="SGD step", ylabel="training loss (MSE)", title="Loss, linear RNN ρ = 1.5")
-    ax2.set(
-        xlabel="SGD step", ylabel="global gradient norm (before clipping)", title="Gradient norm"
-    )
-    for ax in (ax1, ax2):
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(str(save_figure(fig, Path(out_dir) / "clipping.png")))
-    plt.close(fig)
-    return paths

@@ -43,27 +43,119 @@ def available_memory_bytes() -> int:
 
 
 def device_name() -> str:
-    """'GPU: <name>' for the first GPU TensorFlow sees, else 'CPU: <model> (<n> cores)'."""
-    import tensorflow as tf
+    """'GPU: <name>' for the active backend's first GPU, else 'CPU: <model> (<n> cores)'."""
+    from lstm_repro import backend
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        return f"GPU: {details.get('device_name', gpus[0].name)}"
-    return f"CPU: {cpu_name()} ({os.cpu_count()} cores)"
+    return backend.device_name(cpu_name())
+
+
+THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "XLA_FLAGS",
+)
 
 
 def environment() -> dict:
+    """What a run's bits can depend on: library versions, the CPU model and its feature set,
+    and thread counts (TensorFlow's determinism holds per machine and thread setting; oneDNN
+    picks kernels per CPU and may split reductions by thread count)."""
     import keras
-    import tensorflow as tf
 
+    from lstm_repro import backend
+
+    versions = backend.library_versions()
     return {
         "python": platform.python_version(),
-        "tensorflow": tf.__version__,
         "keras": keras.__version__,
+        "keras_backend": backend.name(),
+        "backend_version": backend.version(),
+        **{lib: versions[lib] for lib in ("tensorflow", "jax", "torch")},
         "numpy": np.__version__,
         "device": device_name(),
+        "cpu": cpu_name(),
+        "cpu_flags": cpu_flags(),
         "platform": platform.platform(),
+        "threads": {
+            "cpu_count": os.cpu_count(),
+            "usable_cpus": len(os.sched_getaffinity(0)),
+            **backend.threads(),
+            **{name: os.environ.get(name) for name in THREAD_ENV},
+        },
+    }
+
+
+def cpu_flags() -> str:
+    """The SIMD extensions that decide which kernels oneDNN and XLA pick (avx2, avx512*, ...)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = line.split(":", 1)[1].split()
+                    wanted = ("avx", "fma", "sse4", "amx", "f16c")
+                    return " ".join(sorted(x for x in flags if x.startswith(wanted)))
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def _flatten(value, prefix: str = "") -> dict:
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix.rstrip("."): value}
+
+
+def environment_differences(recorded: dict, current: dict) -> list[tuple[str, object, object]]:
+    """(key, recorded, now) for every environment entry that differs."""
+    a, b = _flatten(recorded or {}), _flatten(current or {})
+    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+# "numerically close": every per-step loss within this relative difference and the final test
+# accuracy within this many points. Same-machine runs are bit-identical (tests/test_determinism);
+# these bounds are for reruns elsewhere, where float reordering drifts the losses: 1e-3 keeps
+# runs whose curves overlap to the eye; 0.01 is ten reviews in a 1,000-review test split.
+CLOSE_LOSS_REL = 1e-3
+CLOSE_ACCURACY = 0.01
+
+
+def compare_runs(recorded: dict, fresh: dict) -> dict:
+    """Verdict on a rerun: bit-identical, numerically close, or different, with what differs."""
+    a, b = recorded.get("step_losses") or [], fresh.get("step_losses") or []
+    same_weights = recorded.get("weights_sha256") == fresh.get("weights_sha256")
+    first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
+    if first is None and len(a) != len(b):
+        first = min(len(a), len(b))
+    rel = [
+        abs(x - y) / max(abs(x), 1e-12)
+        for x, y in zip(a, b, strict=False)
+        if x is not None and y is not None
+    ]
+    max_rel = max(rel, default=0.0)
+    acc = (recorded.get("test_accuracy"), fresh.get("test_accuracy"))
+    acc_diff = abs(acc[0] - acc[1]) if None not in acc else float("inf")
+    if same_weights and first is None:
+        verdict = "bit-identical"
+    elif len(a) == len(b) and max_rel <= CLOSE_LOSS_REL and acc_diff <= CLOSE_ACCURACY:
+        verdict = "numerically close"
+    else:
+        verdict = "different"
+    return {
+        "verdict": verdict,
+        "weights_identical": same_weights,
+        "steps": (len(a), len(b)),
+        "first_divergent_step": first,
+        "max_relative_loss_difference": max_rel,
+        "test_accuracy": acc,
+        "test_accuracy_difference": acc_diff,
+        "environment_differences": environment_differences(
+            recorded.get("environment"), fresh.get("environment")
+        ),
     }
 
 

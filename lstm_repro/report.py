@@ -136,16 +136,603 @@ def gradient_table(result: dict) -> str:
 
 
 def bench_table(result: dict) -> str:
-    """The `bench` table: per variant and mode, step time and the derived figures."""
+    """The `bench` table: per variant, mode and backend, step time and the derived figures."""
+    peaks = result.get("peak_gflops_by_backend") or {
+        result.get("backend", "tensorflow"): result["peak_gflops"]
+    }
     lines = [
-        f"device: {result['device']}; fp32 matmul peak {result['peak_gflops']:.1f} GFLOP/s",
-        f"{'variant':<14} {'mode':<5} {'ms/step':>8} {'samples/s':>10} {'GFLOP/s':>8} "
-        f"{'peak frac':>9} {'compile s':>9} cuDNN",
+        f"device: {result['device']}; fp32 matmul peak (GFLOP/s): "
+        + ", ".join(f"{b} {p:.1f}" for b, p in peaks.items()),
+        f"{'variant':<14} {'mode':<5} {'backend':<10} {'ms/step':>8} {'samples/s':>10} "
+        f"{'GFLOP/s':>8} {'peak frac':>9} {'compile s':>9} cuDNN",
     ]
     for r in result["rows"]:
         lines.append(
-            f"{r['variant']:<14} {r['mode']:<5} {r['ms_per_step']:>8.1f} "
+            f"{r['variant']:<14} {r['mode']:<5} {r.get('backend', 'tensorflow'):<10} "
+            f"{r['ms_per_step']:>8.1f} "
             f"{r['samples_per_second']:>10.0f} {r['gflops']:>8.2f} {r['peak_fraction']:>9.3f} "
             f"{r['compile_seconds']:>9.1f} {r['cudnn']}"
         )
     return "\n".join(lines)
+
+
+def verification_text(outcome: dict) -> str:
+    """What `verify` prints: the verdict, where the losses part, what the environment changed."""
+    lines = [f"verdict: {outcome['verdict']}"]
+    if outcome["verdict"] != "bit-identical":
+        recorded, now = outcome["test_accuracy"]
+        lines += [
+            f"  weights identical: {outcome['weights_identical']}",
+            f"  steps: {outcome['steps'][0]} recorded, {outcome['steps'][1]} now",
+            f"  losses first differ at step {outcome['first_divergent_step']} "
+            f"(max relative difference {outcome['max_relative_loss_difference']:.3g})",
+            f"  test accuracy: {recorded} recorded, {now} now",
+        ]
+    diffs = outcome["environment_differences"]
+    if diffs:
+        lines.append("environment differences (recorded -> now):")
+        lines += [f"  {key}: {old!r} -> {new!r}" for key, old, new in diffs]
+    else:
+        lines.append("environment: identical to the record's")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def curves_figure(result: dict):
+    """Training curves of one result record: per-epoch loss and accuracy (train and test)
+    and the loss after every step."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 3.6))
+    epochs = [h["epoch"] for h in result["history"]]
+    for key, style in (("train", "o-"), ("test", "s--")):
+        ax1.plot(epochs, [h[f"{key}_loss"] for h in result["history"]], style, label=key)
+        ax2.plot(epochs, [h[f"{key}_accuracy"] for h in result["history"]], style, label=key)
+    losses = np.asarray(result.get("step_losses") or [], dtype=float)
+    ax3.plot(np.arange(1, len(losses) + 1), losses, lw=1)
+    ax1.set(xlabel="epoch", ylabel="binary cross-entropy", title="loss per epoch")
+    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy per epoch")
+    ax3.set(xlabel="training step", ylabel="loss", title="loss per step")
+    for ax in (ax1, ax2):
+        ax.set_xticks(epochs)
+        ax.legend(fontsize=8)
+    for ax in (ax1, ax2, ax3):
+        ax.grid(True, alpha=0.3)
+    seed = result["config"]["seed"]
+    fig.suptitle(f"{result['model']} on {result['dataset']['name']}, seed {seed}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def gradient_flow_figure(result: dict):
+    """||dL/dh_{T-k}|| against k for every series of a gradient study, log scale."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    styles = {"linear": ":", "tanh": "-"}
+    for s in result["series"]:
+        norms = np.asarray(s["grad_norm_by_distance"], dtype=float)  # null (non-finite) -> nan
+        ks = np.arange(len(norms))
+        keep = np.isfinite(norms) & (norms > 0)
+        small = s["input_scale"] != 1.0
+        suffix = f", inputs σ={s['input_scale']:g}" if small else ""
+        if s["model"] == "lstm":
+            label = f"LSTM, forget bias {s['forget_bias']:g}{suffix}"
+            style, width = ("--" if small else "-"), 2.5
+        else:
+            rho = "Keras init" if s["recurrent_scale"] is None else f"ρ={s['recurrent_scale']:g}"
+            label = f"RNN {s['activation']}, {rho}{suffix}"
+            style, width = ("--" if small else styles[s["activation"]]), 1.2 + small
+        ax.semilogy(ks[keep], norms[keep], style, lw=width, label=label)
+    ax.set_xlabel("distance k (steps back from the last step T)")
+    ax.set_ylabel("mean ||∂L/∂h_{T-k}||  (L = <u, h_T>)")
+    setup = result.get("setup", {})
+    ax.set_title(
+        f"Gradient reaching step T-k: RNN with W_hh = ρ·Q against LSTM "
+        f"({setup.get('units', '?')} units, T = {setup.get('time', '?')})",
+        fontsize=10,
+    )
+    ax.set_ylim(1e-20, 1e16)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def clipping_figure(result: dict):
+    """Loss and gradient norm per SGD step, with and without clip_by_norm."""
+    import numpy as np
+
+    plt = _pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, run in result["clipping"].items():
+        label = name if run["clipnorm"] is None else f"{name} (clip_by_norm {run['clipnorm']:g})"
+        loss = np.asarray(run["loss"], dtype=float)
+        norm = np.asarray(run["grad_norm"], dtype=float)
+        steps = np.arange(len(loss))
+        # The unclipped run may have one finite point: draw it large, above the clipped curve.
+        style = {"marker": "x", "ms": 10, "zorder": 3} if run["clipnorm"] is None else {"ms": 3}
+        for ax, values in ((ax1, loss), (ax2, norm)):
+            keep = np.isfinite(values)
+            fmt = "o-" if "marker" not in style else "-"
+            ax.semilogy(steps[keep], values[keep], fmt, label=label, **style)
+        if run["first_non_finite_step"] is not None:
+            ax1.axvline(
+                run["first_non_finite_step"],
+                color="r",
+                ls="--",
+                lw=1,
+                label=f"{name}: loss non-finite from step {run['first_non_finite_step']}",
+            )
+    ax1.set(xlabel="SGD step", ylabel="training loss (MSE)", title="Loss, linear RNN ρ = 1.5")
+    ax2.set(
+        xlabel="SGD step", ylabel="global gradient norm (before clipping)", title="Gradient norm"
+    )
+    for ax in (ax1, ax2):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def bench_figure(result: dict):
+    """Median ms per step of each variant and mode (the `bench` command's result)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    labels = [f"{r['variant']}\n{r['mode']}" for r in result["rows"]]
+    ax.bar(labels, [r["ms_per_step"] for r in result["rows"]], color="tab:blue")
+    ax.set_ylabel("ms per step (median)")
+    ax.set_title(f"Step time, chapter config (batch 128, T 80) on {result['device']}")
+    ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def write_figure(figure_fn, doc: dict, path) -> str:
+    """Render `figure_fn(doc)` to the PNG `path` (atomically) and close it."""
+    from lstm_repro.records import save_figure
+
+    fig = figure_fn(doc)
+    try:
+        return str(save_figure(fig, path))
+    finally:
+        _pyplot().close(fig)
+
+
+def png_bytes(figure_fn, doc: dict) -> bytes:
+    import io
+
+    fig = figure_fn(doc)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=110)
+    finally:
+        _pyplot().close(fig)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- the report
+
+KINDS = (
+    "claims",
+    "result",
+    "seeds",
+    "gate-power",
+    "gradients",
+    "benchmarks",
+    "speed-gate",
+    "accuracy-gate",
+    "verification",
+    "bench",
+)
+
+
+def classify(doc: dict) -> str | None:
+    """Which of this suite's outputs a JSON document is, by its shape (None: not ours)."""
+    if doc.get("kind") == "lstm-repro claims" and isinstance(doc.get("claims"), list):
+        return "claims"
+    if "verification" in doc:
+        return "verification"
+    if "weights_sha256" in doc and isinstance(doc.get("history"), list):
+        return "result"
+    if isinstance(doc.get("runs"), list) and isinstance(doc.get("summary"), dict):
+        return "seeds"
+    if isinstance(doc.get("distributions"), list):
+        return "seeds"  # a collection of seeds documents (benchmarks/baselines/accuracy.json)
+    if doc.get("kind") == "gate-power" and isinstance(doc.get("modes"), dict):
+        return "gate-power"
+    if isinstance(doc.get("series"), list) and isinstance(doc.get("clipping"), dict):
+        return "gradients"
+    if isinstance(doc.get("benchmarks"), list):
+        return "benchmarks"
+    if isinstance(doc.get("rows"), list) and "regressed" in doc and "normalise" in doc:
+        return "speed-gate"
+    if {"baseline", "current", "p_value", "min_effect"} <= set(doc):
+        return "accuracy-gate"
+    if isinstance(doc.get("rows"), list) and "peak_gflops" in doc:
+        return "bench"
+    return None
+
+
+def collect(paths) -> dict[str, list[tuple[str, dict]]]:
+    """Every document of ours under `paths` (files, or directories searched recursively),
+    grouped by kind. A file that is not JSON, or not ours, is a user error only when it was
+    named directly; inside a directory it is skipped."""
+    import json
+    from pathlib import Path
+
+    from lstm_repro.errors import ReproError
+    from lstm_repro.records import read_json
+
+    found: dict[str, list[tuple[str, dict]]] = {k: [] for k in KINDS}
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise ReproError(f"{path}: no such file or directory")
+        files = sorted(path.rglob("*.json"))[:2000] if path.is_dir() else [path]
+        for f in files:
+            try:
+                doc = read_json(f)
+            except ReproError:
+                if not path.is_dir():
+                    raise
+                continue
+            kind = classify(doc)
+            if kind is None and not path.is_dir():
+                raise ReproError(f"{f}: not an output of lstm-repro (claims, result, seeds, ...)")
+            if kind is not None:
+                found[kind].append((str(f), json.loads(json.dumps(doc))))
+    if not any(found.values()):
+        raise ReproError(f"no lstm-repro outputs found under {', '.join(map(str, paths))}")
+    return found
+
+
+def _md_table(headers, rows) -> str:
+    return _table(headers, [[str(c).replace("|", "\\|") for c in r] for r in rows], markdown=True)
+
+
+def claims_section(found) -> str:
+    rows = []
+    for _, doc in found["claims"][-1:]:
+        for c in doc["claims"]:
+            outcomes = c.get("test_outcomes", {})
+            failed = sum(v == "failed" for v in outcomes.values())
+            checks = f"{len(outcomes)} tests" + (f", {failed} FAILED" if failed else "")
+            rows.append(
+                [c["id"], c["title"], c["section"], f"**{c['verdict']}**", c["reason"], checks]
+            )
+    return _md_table(["id", "claim", "chapter", "verdict", "measured", "checks"], rows)
+
+
+def results_section(found) -> str:
+    rows = []
+    for _, r in found["result"]:
+        accs = " / ".join(f"{h['test_accuracy']:.4f}" for h in r["history"])
+        rows.append(
+            [
+                r["model"],
+                f"{r['dataset']['name']} {r['dataset']['train_size']}/{r['dataset']['test_size']}",
+                r["config"]["seed"],
+                r["config"]["epochs"],
+                accs,
+                f"{r['seconds']:.1f}",
+                f"{r['step_seconds'] * 1e3:.1f}",
+                f"{r['first_step_seconds']:.1f}",
+            ]
+        )
+    return _md_table(
+        [
+            "model",
+            "data (train/test)",
+            "seed",
+            "epochs",
+            "test accuracy per epoch",
+            "wall s",
+            "median step ms",
+            "first step s",
+        ],
+        rows,
+    )
+
+
+def _distributions(found) -> list[dict]:
+    out = []
+    for _, doc in found["seeds"]:
+        out += doc.get("distributions", [doc])
+    return out
+
+
+def seeds_section(found) -> str:
+    rows = []
+    for d in sorted(_distributions(found), key=_seeds_key):
+        s, spec = d["summary"], d["spec"]
+        ci = s.get("ci95")
+        rows.append(
+            [
+                spec["model"],
+                _data_label(spec),
+                spec["config"]["epochs"],
+                s["n"],
+                f"{s['mean']:.4f} ± {(ci[1] - s['mean']):.4f}" if ci else f"{s['mean']:.4f}",
+                f"{s['std']:.4f}" if s.get("std") is not None else "-",
+                f"{s['min']:.4f}-{s['max']:.4f}",
+            ]
+        )
+    return _md_table(
+        ["model", "data (train/test)", "epochs", "seeds", "mean ± 95% CI", "std", "min-max"], rows
+    )
+
+
+def _seeds_key(d: dict):
+    spec = d["spec"]
+    return (_data_label(spec), spec["config"]["epochs"], spec["model"])
+
+
+def _data_label(spec: dict) -> str:
+    sizes = f"{spec.get('train_samples') or 25000}/{spec.get('test_samples') or 25000}"
+    return f"{spec['data']} {sizes}"
+
+
+def gate_power_section(found) -> str:
+    """False alarms on unchanged code and detections of injected slowdowns, per gate mode."""
+    _, doc = found["gate-power"][-1]
+    rows = []
+
+    def rate(tally: dict, key: str) -> str:
+        hit, n = tally.get(key, (0, 0))
+        return f"{hit}/{n} ({hit / n:.0%})" if n else "-"
+
+    for mode, m in doc["modes"].items():
+        tally = m["benchmarks"]
+        seconds = m.get("gate_seconds_median") or m.get("ab_seconds_median")
+        rows.append(
+            [
+                mode,
+                rate(tally, "null"),
+                f"{m['unchanged_pairs_with_any_alarm']}/{m['unchanged_run_pairs']}",
+                rate(tally, "1.1"),
+                rate(tally, "1.25"),
+                rate(tally, "1.5"),
+                f"{seconds:.1f} s" if seconds is not None else "-",
+            ]
+        )
+    return _md_table(
+        [
+            "mode",
+            "false alarms (benchmark comparisons)",
+            "unchanged runs with any alarm",
+            "10% caught",
+            "25% caught",
+            "50% caught",
+            "time (median)",
+        ],
+        rows,
+    )
+
+
+def gradients_section(found) -> str:
+    _, g = found["gradients"][-1]
+    rows = []
+    for line in gradient_table(g).splitlines()[1:]:
+        if line.startswith("clipping"):
+            continue
+        name, slope, ratio, k50 = line[:56].strip(), *line[56:].split()
+        rows.append([name, slope, ratio, k50])
+    return _md_table(["series", "log slope per step", "‖g‖ k=30 / k=0", "‖g‖ at k=50"], rows)
+
+
+def throughput_section(found) -> str:
+    rows = []
+    for _, doc in found["benchmarks"]:
+        for b in doc["benchmarks"]:
+            info, stats = b.get("extra_info", {}), b.get("stats", {})
+            if "variant" not in info or "median" not in stats:
+                continue
+            rows.append(
+                [
+                    info.get("case", b["name"]),
+                    info.get("backend", "tensorflow"),
+                    f"{stats['median'] * 1e3:.2f}",
+                    f"{info['peak_fraction']:.3f}" if "peak_fraction" in info else "-",
+                    f"{info.get('compile_seconds', float('nan')):.1f}",
+                    str(info.get("cudnn", "-")).lower(),
+                    stats.get("rounds", len(stats.get("data", []))),
+                ]
+            )
+    return _md_table(
+        [
+            "benchmark",
+            "backend",
+            "ms/step (median)",
+            "peak fraction",
+            "compile s",
+            "cuDNN",
+            "rounds",
+        ],
+        rows,
+    )
+
+
+def determinism_section(found) -> str:
+    rows = []
+    for _, r in found["result"]:
+        rows.append(
+            [r["model"], r["config"]["seed"], r["dataset"]["sha256"][:16], r["weights_sha256"][:16]]
+        )
+    for _, v in found["verification"]:
+        o, rerun = v["verification"], v["rerun"]
+        rows.append(
+            [
+                rerun["model"],
+                rerun["config"]["seed"],
+                rerun["dataset"]["sha256"][:16],
+                f"{rerun['weights_sha256'][:16]} (verify: {o['verdict']})",
+            ]
+        )
+    return _md_table(["model", "seed", "dataset sha256", "weights sha256"], rows)
+
+
+def environment_section(found) -> str:
+    env = next(
+        (
+            d["environment"]
+            for kind in ("claims", "result", "gradients")
+            for _, d in found[kind]
+            if "environment" in d
+        ),
+        None,
+    )
+    if env is None:
+        return "(no environment recorded in these inputs)"
+    from lstm_repro.records import _flatten
+
+    return _md_table(["", "value"], [[k, v] for k, v in _flatten(env).items()])
+
+
+def compare_section(found, old) -> str:
+    """What changed from an older run: flipped verdicts, accuracy shifts, speed ratios."""
+    lines = []
+    new_claims = {c["id"]: c for _, d in found["claims"][-1:] for c in d["claims"]}
+    old_claims = {c["id"]: c for _, d in old["claims"][-1:] for c in d["claims"]}
+    for cid in sorted(set(new_claims) & set(old_claims), key=lambda x: int(x[1:])):
+        a, b = old_claims[cid]["verdict"], new_claims[cid]["verdict"]
+        if a != b:
+            lines.append([f"claim {cid}", a, b, "verdict flipped"])
+
+    def runs(f):
+        return {(r["model"], r["dataset"]["name"], r["config"]["seed"]): r for _, r in f["result"]}
+
+    new_runs, old_runs = runs(found), runs(old)
+    for key in sorted(set(new_runs) & set(old_runs), key=str):
+        a, b = old_runs[key]["test_accuracy"], new_runs[key]["test_accuracy"]
+        lines.append(
+            [
+                f"{key[0]} on {key[1]}, seed {key[2]}",
+                f"{a:.4f}",
+                f"{b:.4f}",
+                f"accuracy {b - a:+.4f}",
+            ]
+        )
+
+    def medians(f):
+        return {
+            b["name"]: b["stats"]["median"]
+            for _, d in f["benchmarks"]
+            for b in d["benchmarks"]
+            if "median" in b.get("stats", {})
+        }
+
+    new_b, old_b = medians(found), medians(old)
+    for name in sorted(set(new_b) & set(old_b)):
+        ratio = new_b[name] / old_b[name]
+        lines.append(
+            [
+                name,
+                f"{old_b[name] * 1e3:.2f} ms",
+                f"{new_b[name] * 1e3:.2f} ms",
+                f"time x{ratio:.3f}",
+            ]
+        )
+    if not lines:
+        return "(nothing in common to compare)"
+    return _md_table(["what", "old", "new", "change"], lines)
+
+
+SECTIONS = (
+    ("claims", "The chapter's claims", claims_section, "claims"),
+    ("results", "Training runs", results_section, "result"),
+    ("accuracy", "Accuracy over seeds", seeds_section, "seeds"),
+    ("gradients", "Gradient flow", gradients_section, "gradients"),
+    ("gate-power", "What the speed gate catches", gate_power_section, "gate-power"),
+    ("throughput", "Throughput", throughput_section, "benchmarks"),
+    ("determinism", "Determinism hashes", determinism_section, "result"),
+    ("environment", "Environment", environment_section, None),
+)
+FIGURES = (
+    ("gradients", "gradient_flow.png", gradient_flow_figure),
+    ("gradients", "clipping.png", clipping_figure),
+)
+
+
+def marked(name: str, body: str) -> str:
+    """A section between markers, so README blocks can be checked against the report."""
+    return f"<!-- report:{name} -->\n{body}\n<!-- /report:{name} -->"
+
+
+def marked_blocks(text: str) -> dict[str, str]:
+    import re
+
+    pattern = r"<!-- report:([\w-]+) -->\n(.*?)\n<!-- /report:\1 -->"
+    return dict(re.findall(pattern, text, flags=re.S))
+
+
+def build_report(found, *, old=None) -> tuple[str, str, dict[str, bytes]]:
+    """(report.md, report.html, {png name: bytes}) for the documents `collect` found."""
+    import base64
+    import html
+
+    md = ["# lstm-repro report", ""]
+    parts_html = []
+    images: dict[str, bytes] = {}
+    for name, title, section, needs in SECTIONS:
+        if needs is not None and not found[needs]:
+            continue
+        body = section(found)
+        md += [f"## {title}", "", marked(name, body), ""]
+        parts_html.append((title, body))
+    for i, (_, r) in enumerate(found["result"]):
+        images[f"curves-{i}.png"] = png_bytes(curves_figure, r)
+    if found["gradients"]:
+        for _, file, figure in FIGURES:
+            images[file] = png_bytes(figure, found["gradients"][-1][1])
+    if images:
+        md += ["## Figures", ""] + [f"![{n}]({n})" for n in images] + [""]
+    if old is not None:
+        body = compare_section(found, old)
+        md += ["## Changes against the older run", "", marked("changes", body), ""]
+        parts_html.append(("Changes against the older run", body))
+    md_text = "\n".join(md)
+
+    def table_html(body: str) -> str:
+        lines = [ln for ln in body.splitlines() if ln.startswith("|")]
+        if len(lines) < 2:
+            return f"<p>{html.escape(body)}</p>"
+        cells = [[c.strip() for c in ln.strip("|").split(" | ")] for ln in lines]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c).replace('**', '')}</td>" for c in r) + "</tr>"
+            for r in cells[2:]
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+    body_html = "".join(f"<h2>{html.escape(t)}</h2>{table_html(b)}" for t, b in parts_html)
+    figures_html = "".join(
+        f'<figure><img alt="{n}" src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode()}"><figcaption>{n}</figcaption></figure>'
+        for n, png in images.items()
+    )
+    style = (
+        "body{font-family:sans-serif;margin:2em;max-width:1200px}"
+        "table{border-collapse:collapse;margin:1em 0;font-size:13px}"
+        "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top}"
+        "th{background:#eee}img{max-width:100%}"
+    )
+    html_text = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>lstm-repro report</title>"
+        f"<style>{style}</style></head><body><h1>lstm-repro report</h1>{body_html}"
+        f"{figures_html}</body></html>"
+    )
+    return md_text, html_text, images

@@ -1,20 +1,24 @@
-"""Seeded, deterministic training of one model variant -> a result record (a plain dict)."""
+"""Seeded, deterministic training of one model variant -> a result record (a plain dict).
+
+Backend-neutral: Keras 3's TensorFlow, JAX or PyTorch backend (KERAS_BACKEND), with each
+backend's deterministic mode (lstm_repro.backend.seed_everything)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import multiprocessing
+import os
 import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import keras
-import tensorflow as tf
 
+from lstm_repro import backend
 from lstm_repro.config import RunSpec, TrainConfig, check_fits_in_memory, variant
-from lstm_repro.data import Dataset, load_dataset, make_pipelines
+from lstm_repro.data import Dataset, load_for, make_pipelines
 from lstm_repro.errors import ReproError
 from lstm_repro.models import build_model
 from lstm_repro.records import (
@@ -28,17 +32,20 @@ log = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int) -> None:
-    """A cleared Keras session, Python/NumPy/TensorFlow seeds and deterministic kernels.
+    """Seeds and deterministic kernels for the active backend (backend.seed_everything)."""
+    backend.seed_everything(seed)
 
-    The session is cleared because the unrolled graphs' gradient sums depend on the
-    auto-generated layer names: a second identical run in one process (lstm_cell_2 instead of
-    lstm_cell) gave weights 1 ulp apart (max |diff| 3e-8) with identical losses. Op
-    determinism makes Keras turn XLA off and makes ops without a deterministic kernel raise
-    instead of silently varying; it stays on for the rest of the process.
-    """
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+
+def _out_of_memory_errors() -> tuple[type[BaseException], ...]:
+    """MemoryError and each loaded backend's own out-of-memory error."""
+    import sys
+
+    errors: list[type[BaseException]] = [MemoryError]
+    if "tensorflow" in sys.modules:
+        errors.append(sys.modules["tensorflow"].errors.ResourceExhaustedError)
+    if "torch" in sys.modules:
+        errors.append(sys.modules["torch"].cuda.OutOfMemoryError)
+    return tuple(errors)
 
 
 class StepRecorder(keras.callbacks.Callback):
@@ -69,11 +76,30 @@ def compile_model(model: keras.Model, config: TrainConfig) -> None:
     )
 
 
+def _tensorboard(log_dir) -> list[keras.callbacks.Callback]:
+    """Keras's TensorBoard callback: it writes event files through tf.summary, so it works
+    wherever TensorFlow is installed; without TensorFlow it is refused, not skipped."""
+    if log_dir is None:
+        return []
+    if keras.backend.backend() != "tensorflow":
+        raise ReproError(
+            f"--tensorboard needs the tensorflow backend (this is {keras.backend.backend()})"
+        )
+    return [keras.callbacks.TensorBoard(log_dir=str(log_dir), update_freq="epoch")]
+
+
 def check_memory(config: TrainConfig, model_name: str) -> None:
     check_fits_in_memory(variant(model_name), config, available_bytes=available_memory_bytes())
 
 
-def train(config: TrainConfig, *, data: Dataset, model_name: str, progress: bool = False) -> dict:
+def train(
+    config: TrainConfig,
+    *,
+    data: Dataset,
+    model_name: str,
+    progress: bool = False,
+    tensorboard: str | os.PathLike | None = None,
+) -> dict:
     """Train `model_name` on `data` with `config`; return the result record.
 
     Same config, data, seed, machine and library versions give the same bits: per-step losses
@@ -106,11 +132,11 @@ def train(config: TrainConfig, *, data: Dataset, model_name: str, progress: bool
             train_ds,
             epochs=config.epochs,
             validation_data=test_ds,
-            callbacks=[recorder],
-            shuffle=False,  # the tf.data pipeline shuffles, seeded
+            callbacks=[recorder, *_tensorboard(tensorboard)],
+            shuffle=False,  # the pipelines shuffle, seeded
             verbose=1 if progress else 0,
         ).history
-    except (MemoryError, tf.errors.ResourceExhaustedError) as e:
+    except _out_of_memory_errors() as e:
         raise ReproError(
             f"out of memory training {model_name} (units={config.units}, "
             f"batch_size={config.batch_size}): {type(e).__name__}. Use smaller sizes."
@@ -149,18 +175,20 @@ def train(config: TrainConfig, *, data: Dataset, model_name: str, progress: bool
     return result
 
 
-def run(spec: RunSpec, *, progress: bool = False) -> dict:
-    """Load the data `spec` names and train on it: one reproduction, as a result record."""
-    data = load_dataset(
-        spec.data,
-        num_words=spec.config.vocab_size,
-        max_len=spec.config.max_len,
-        seed=spec.config.seed,
-        imdb_path=spec.imdb_path,
-        train_samples=spec.train_samples,
-        test_samples=spec.test_samples,
+def run(
+    spec: RunSpec,
+    *,
+    data: Dataset | None = None,
+    progress: bool = False,
+    tensorboard: str | os.PathLike | None = None,
+) -> dict:
+    """One reproduction: load the data `spec` names (unless given) and train; the result
+    record carries `spec`, so `verify` and `reproduce --config` can repeat it."""
+    data = load_for(spec) if data is None else data
+    result = train(
+        spec.config, data=data, model_name=spec.model, progress=progress, tensorboard=tensorboard
     )
-    return train(spec.config, data=data, model_name=spec.model, progress=progress)
+    return {**result, "spec": spec.to_dict()}
 
 
 def _run_in_child(spec: dict) -> dict:

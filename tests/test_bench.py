@@ -15,7 +15,6 @@ from lstm_repro.bench import (
     parse_slowdown,
     slowdown_for,
     slowed,
-    uses_cudnn,
 )
 from lstm_repro.cli import main
 from lstm_repro.config import VARIANTS, TrainConfig
@@ -38,7 +37,10 @@ def test_flop_model_by_hand_at_the_chapters_sizes():
 
 def test_every_variant_has_a_train_and_an_infer_case_at_the_chapters_sizes():
     chapter = [c for c in benchmark_cases() if c.name.startswith("chapter-")]
-    assert {(c.variant, c.mode) for c in chapter} == {(v, m) for v in VARIANTS for m in bench.MODES}
+    assert {(c.variant, c.mode) for c in chapter} == {
+        (v, m) for v in bench.BENCH_VARIANTS for m in bench.MODES
+    }
+    assert set(bench.BENCH_VARIANTS) <= set(VARIANTS)
     assert all((c.units, c.batch) == (64, 128) for c in chapter)
     assert len({c.name for c in benchmark_cases(full=True)}) == len(benchmark_cases(full=True))
 
@@ -74,7 +76,7 @@ def test_a_slowed_step_sleeps_factor_minus_one_times_its_own_duration(monkeypatc
 def test_the_unrolled_lstm_never_uses_cudnn():
     """cuDNN is read from the traced graph (no CudnnRNN op), not assumed."""
     config = TrainConfig(max_len=4, units=4, embedding_dim=4, vocab_size=50, batch_size=4)
-    assert not uses_cudnn(StepRunner("unrolled-lstm", config).model, config)
+    assert not StepRunner("unrolled-lstm", config).cudnn_used()
 
 
 def test_bench_command_prints_the_table_and_writes_json_and_chart(tmp_path, capsys, monkeypatch):

@@ -97,32 +97,49 @@ def test_imdb_missing_prints_one_paragraph(isolated_keras_home):
     assert "Traceback" not in proc.stderr
 
 
+TINY_FLAGS = [
+    "--set",
+    "max_len=8",
+    "--set",
+    "units=8",
+    "--set",
+    "embedding_dim=8",
+    "--set",
+    "vocab_size=500",
+    "--set",
+    "batch_size=64",
+]
+
+
 @pytest.fixture(scope="session")
-def acceptance_run(tmp_path_factory):
-    """The foundation issue's acceptance command, run in-process once per session."""
-    out = tmp_path_factory.mktemp("accept") / "r.json"
-    code = main(
-        [
-            "reproduce",
-            "--data",
-            "synthetic",
-            "--epochs",
-            "1",
-            "--train-samples",
-            "2048",
-            "--test-samples",
-            "1024",
-            "--json",
-            str(out),
-        ]
-    )
-    return code, json.loads(out.read_text())
+def tiny_run(tmp_path_factory):
+    """`reproduce --data synthetic` at tiny sizes, in-process, once per session: the result
+    contract does not depend on size (the chapter-size acceptance run is in the slow tier)."""
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    args = [
+        "reproduce",
+        "--data",
+        "synthetic",
+        "--epochs",
+        "2",
+        "--train-samples",
+        "256",
+        "--test-samples",
+        "64",
+        *TINY_FLAGS,
+        "--json",
+        str(out / "r.json"),
+        "--out",
+        str(out),
+    ]
+    code = main(args)
+    return code, json.loads((out / "r.json").read_text()), out
 
 
-def test_acceptance_run_writes_the_result_contract(acceptance_run):
-    code, result = acceptance_run
+def test_a_run_writes_the_result_contract(tiny_run):
+    code, result, _ = tiny_run
     assert code == 0
-    assert set(result) >= RESULT_KEYS
+    assert set(result) >= RESULT_KEYS | {"spec", "step_losses", "first_step_seconds"}
     assert set(result["history"][0]) >= {
         "train_loss",
         "train_accuracy",
@@ -130,19 +147,116 @@ def test_acceptance_run_writes_the_result_contract(acceptance_run):
         "test_accuracy",
     }
     assert set(result["dataset"]) >= {"name", "source", "sha256", "train_size", "test_size"}
-    assert set(result["environment"]) >= {"python", "tensorflow", "keras", "numpy", "device"}
+    assert set(result["environment"]) >= {
+        "python",
+        "tensorflow",
+        "keras",
+        "numpy",
+        "device",
+        "cpu",
+        "threads",
+    }
     assert result["dataset"]["name"] == "synthetic"
-    assert (result["dataset"]["train_size"], result["dataset"]["test_size"]) == (2048, 1024)
-    assert result["model"] == "unrolled-lstm" and result["config"]["units"] == 64
-    assert len(result["history"]) == 1 and result["steps"] == 2048 // 128
+    assert (result["dataset"]["train_size"], result["dataset"]["test_size"]) == (256, 64)
+    assert result["config"]["units"] == 8 and result["spec"]["config"] == result["config"]
+    assert len(result["history"]) == 2 and result["steps"] == 2 * (256 // 64)
     assert isinstance(result["test_accuracy"], float)
 
 
-def test_acceptance_run_learns_the_synthetic_corpus(acceptance_run):
-    _, result = acceptance_run
-    # The issue's bar. Measured for this exact command (seed 22): 0.8955; the same 1-epoch run
-    # with seeds 0-4 gave 0.733-0.889 (tests/test_accuracy.py). A broken model stays near 0.5.
-    assert result["test_accuracy"] >= 0.7
+def test_out_writes_the_record_and_training_curves(tiny_run):
+    """reproduce --out DIR: result.json (the same record) and curves.png."""
+    _, result, out = tiny_run
+    assert (
+        json.loads((out / "result.json").read_text())["weights_sha256"] == result["weights_sha256"]
+    )
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_verify_says_bit_identical_for_a_rerun_here(tiny_run, capsys):
+    """The core promise: a record rerun on the same machine and versions is bit-identical.
+    Kills: any unseeded randomness or state carried between runs."""
+    _, _, out = tiny_run
+    assert main(["verify", str(out / "result.json")]) == 0
+    assert "verdict: bit-identical" in capsys.readouterr().out
+
+
+def test_verify_refuses_a_record_whose_dataset_hash_differs(tiny_run, tmp_path, capsys):
+    _, result, _ = tiny_run
+    edited = dict(result, dataset={**result["dataset"], "sha256": "0" * 64})
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(edited))
+    assert main(["verify", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lstm-repro: error:") and err.count("\n") == 1
+    assert "refusing to compare runs on different data" in err
+
+
+def test_verify_reports_where_a_run_diverges(tiny_run):
+    """compare_runs on a record whose losses were nudged: not bit-identical, numerically close
+    within 1e-3, different beyond; the first divergent step is named."""
+    from lstm_repro.records import compare_runs
+
+    _, result, _ = tiny_run
+    nudged = dict(
+        result,
+        step_losses=[
+            *result["step_losses"][:3],
+            result["step_losses"][3] * (1 + 1e-5),
+            *result["step_losses"][4:],
+        ],
+        weights_sha256="x",
+    )
+    close = compare_runs(result, nudged)
+    assert close["verdict"] == "numerically close" and close["first_divergent_step"] == 3
+    far = dict(nudged, step_losses=[x * 1.1 for x in result["step_losses"]])
+    assert compare_runs(result, far)["verdict"] == "different"
+    assert compare_runs(result, result)["verdict"] == "bit-identical"
+
+
+def test_reproduce_config_repeats_a_record_and_flags_change_it(tiny_run, monkeypatch):
+    """--config RECORD.json reads the same structure verify does; flags override it."""
+    from lstm_repro.cli import _run_spec, build_parser
+
+    _, result, out = tiny_run
+    args = build_parser().parse_args(["reproduce", "--config", str(out / "result.json")])
+    assert _run_spec(args).to_dict() == result["spec"]
+    args = build_parser().parse_args(
+        [
+            "reproduce",
+            "--config",
+            str(out / "result.json"),
+            "--units",
+            "12",
+            "--model",
+            "fused-lstm",
+        ]
+    )
+    spec = _run_spec(args)
+    assert (spec.config.units, spec.model, spec.config.max_len) == (12, "fused-lstm", 8)
+
+
+@pytest.mark.slow
+def test_the_acceptance_command_learns_the_synthetic_corpus(tmp_path):
+    """The foundation issue's acceptance command at the chapter's sizes. Measured for this
+    exact command (seed 22): 0.8955; seeds 0-9 in benchmarks/baselines/accuracy.json. The bar
+    0.7 is the issue's; a broken model stays near 0.5."""
+    out = tmp_path / "r.json"
+    args = [
+        "reproduce",
+        "--data",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--train-samples",
+        "2048",
+        "--test-samples",
+        "1024",
+        "--json",
+        str(out),
+    ]
+    assert main(args) == 0
+    result = json.loads(out.read_text())
+    assert result["steps"] == 2048 // 128 and result["test_accuracy"] >= 0.7
 
 
 def test_a_keras_layout_file_trains_and_records_its_sha256(tmp_path):
@@ -233,23 +347,37 @@ def test_a_keras_layout_file_trains_the_chapters_configuration(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("args", "benchmarks_collected", "tests_collected"),
-    [([], False, True), (["--benchmark-only"], True, True), (["benchmarks"], True, False)],
+    ("args", "benchmark_only", "benchmarks_collected"),
+    [
+        ([], False, False),
+        ([], True, True),
+        (["benchmarks"], False, True),
+        (["benchmarks/test_throughput.py::test_step"], False, True),
+        (["tests"], False, False),
+    ],
 )
-def test_plain_pytest_leaves_benchmarks_out(args, benchmarks_collected, tests_collected):
-    """The root conftest: `pytest` runs tests/ only; --benchmark-only or a path brings them in.
-    (With --benchmark-only, tests/ items are collected and then skipped by pytest-benchmark.)"""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=root,
+def test_plain_pytest_leaves_benchmarks_out(args, benchmark_only, benchmarks_collected):
+    """The root conftest's hook, called as pytest calls it: `pytest` runs tests/ only;
+    --benchmark-only or naming benchmarks/ brings them in."""
+    import importlib.util
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("conftest_root", root / "conftest.py")
+    conftest_root = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest_root)
+    config = SimpleNamespace(
+        getoption=lambda name, default=None: benchmark_only,
+        args_source=pytest.Config.ArgsSource.ARGS if args else pytest.Config.ArgsSource.TESTPATHS,
+        args=args or ["tests", "benchmarks"],
+        invocation_params=SimpleNamespace(dir=root),
     )
-    assert proc.returncode == 0, proc.stdout[-2000:]
-    assert ("benchmarks/test_throughput.py" in proc.stdout) is benchmarks_collected
-    assert ("tests/test_config.py" in proc.stdout) is tests_collected
+    decision = conftest_root.pytest_ignore_collect(
+        root / "benchmarks" / "test_throughput.py", config
+    )
+    assert (decision is None) is benchmarks_collected
+    assert conftest_root.pytest_ignore_collect(root / "tests" / "test_cli.py", config) is None
 
 
 def test_out_that_is_a_file_is_a_user_error(tmp_path, capsys):

@@ -48,5 +48,12 @@ def test_unknown_keys_are_refused():
         TrainConfig.from_dict({"units": 4, "unitz": 5})
 
 
-def test_the_four_variants_are_named():
-    assert tuple(VARIANTS) == ("unrolled-lstm", "fused-lstm", "unrolled-rnn", "fused-gru")
+def test_the_variants_are_named_in_one_table():
+    assert tuple(VARIANTS) == (
+        "unrolled-lstm",
+        "fused-lstm",
+        "unrolled-rnn",
+        "fused-rnn",
+        "fused-gru",
+    )
+    assert {v.cell for v in VARIANTS.values()} == {"lstm", "rnn", "gru"}

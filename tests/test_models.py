@@ -36,6 +36,7 @@ CHAPTER_PARAMS = {
     "unrolled-lstm": 1_000_000 + 4 * 64 * (100 + 64 + 1) + 4 * 64 * (64 + 64 + 1) + 65,
     "fused-lstm": 1_000_000 + 4 * 64 * (100 + 64 + 1) + 4 * 64 * (64 + 64 + 1) + 65,
     "unrolled-rnn": 1_000_000 + 64 * (100 + 64 + 1) + 64 * (64 + 64 + 1) + 65,
+    "fused-rnn": 1_000_000 + 64 * (100 + 64 + 1) + 64 * (64 + 64 + 1) + 65,
     "fused-gru": 1_000_000 + 3 * 64 * (100 + 64 + 2) + 3 * 64 * (64 + 64 + 2) + 65,
 }
 
@@ -47,10 +48,23 @@ def test_parameter_count_at_the_chapters_sizes(name):
     assert len(recurrent_cells(model)) == 2
 
 
+def test_parameter_count_formula_matches_keras_for_every_variant():
+    """config.parameter_count (used by the memory check) against Keras's own count."""
+    from lstm_repro.config import parameter_count, variant
+
+    for name in VARIANTS:
+        assert parameter_count(variant(name), TrainConfig()) == CHAPTER_PARAMS[name], name
+
+
 @pytest.mark.parametrize(
-    ("a", "b"), [("unrolled-lstm", "fused-lstm"), ("fused-lstm", "unrolled-lstm")]
+    ("a", "b"),
+    [
+        ("unrolled-lstm", "fused-lstm"),
+        ("fused-lstm", "unrolled-lstm"),
+        ("unrolled-rnn", "fused-rnn"),
+    ],
 )
-def test_lstm_weights_transfer_one_to_one(a, b):
+def test_weights_transfer_one_to_one_between_unrolled_and_fused(a, b):
     config = SMALL.replace(dropout=0.2)
     keras.utils.set_random_seed(1)
     source, target = build_model(a, config), build_model(b, config)
@@ -68,15 +82,20 @@ def test_unknown_model_is_a_user_error():
 
 
 def test_unrolled_dropout_masks_differ_per_call_and_vanish_in_inference():
+    """Training: a fresh mask per call. Inference: no dropout at all, so the output equals a
+    dropout-free copy with the same weights. Kills: `training` not reaching the cells (a
+    cached training mask applied at inference), or one mask reused for every call."""
     config = SMALL.replace(dropout=0.5)
     keras.utils.set_random_seed(2)
     model = build_model("unrolled-lstm", config)
+    plain = build_model("unrolled-lstm", config.replace(dropout=0.0))
+    plain.set_weights(model.get_weights())
     x = _tokens(config, 4)
     assert not np.allclose(model(x, training=True), model(x, training=True))
-    np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
+    np.testing.assert_array_equal(model(x, training=False), plain(x, training=False))
 
 
-def test_unrolled_cell_survives_two_traced_graphs():
+def test_unrolled_cell_survives_two_traced_graphs(claim):
     """The port's reset_dropout_mask(): without it the second graph reuses the first's mask
     tensor and raises InaccessibleTensorError."""
     config = SMALL.replace(dropout=0.2)
@@ -85,9 +104,10 @@ def test_unrolled_cell_survives_two_traced_graphs():
     first = tf.function(lambda t: model(t, training=True))
     second = tf.function(lambda t: model(t, training=True))
     assert first(x).shape == second(x).shape == (4, 1)
+    claim("C12").measured(runs_with_port=1)
 
 
-def test_without_the_mask_reset_the_chapters_code_fails_on_keras_3():
+def test_without_the_mask_reset_the_chapters_code_fails_on_keras_3(claim):
     """Negative control for the port: a cell whose mask is not reset breaks across graphs."""
     cell = keras.layers.LSTMCell(3, dropout=0.5)
     x = tf.ones((2, 4))
@@ -107,6 +127,23 @@ def test_without_the_mask_reset_the_chapters_code_fails_on_keras_3():
         Exception, match=r"(?i)inaccessible|out of scope|different graph|not an element"
     ):
         step_b(x)
+    claim("C12").measured(fails_without_mask_reset=1)
+
+
+def test_an_lstm_layer_carries_two_states_and_a_simple_rnn_one(claim):
+    """The chapter's only change from chapter 7: SimpleRNNCell -> LSTMCell, and each layer's
+    state becomes [h, C]. Kills: a model builder that feeds the LSTM one state."""
+    lstm = layers_state_count(keras.layers.LSTMCell(3))
+    rnn = layers_state_count(keras.layers.SimpleRNNCell(3))
+    claim("C11").measured(state_tensors_lstm=lstm, state_tensors_rnn=rnn)
+    assert (lstm, rnn) == (2, 1)
+    for name in ("unrolled-lstm", "unrolled-rnn"):
+        cells = recurrent_cells(build_model(name, SMALL))
+        assert {layers_state_count(c) for c in cells} == {2 if "lstm" in name else 1}
+
+
+def layers_state_count(cell) -> int:
+    return len(cell.get_initial_state(batch_size=2))
 
 
 @pytest.mark.parametrize("name", ["unrolled-lstm", "fused-lstm"])

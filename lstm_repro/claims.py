@@ -1,0 +1,352 @@
+"""The chapter's claims, and how a test run decides each one.
+
+Sections cite the chapter (../shared/seed/, "第八章: 传统RNN缺陷和LSTM网络原理"): 一.1 gradient
+explosion and vanishing, 一.2 memory, 解决方法 (the fixes), 二 the LSTM's gates, 三 why the
+LSTM's gradient survives, 实战 (the IMDB experiment). Statements are this project's words.
+
+Tests report what they measured through the `claim` fixture (lstm_repro.pytest_plugin):
+`claim("C1").measured(slope_rho_0_5=..., ...)`. At the end of a session each claim's `decide`
+turns the figures recorded in that run into a verdict, so nothing here is a hard-coded answer:
+a claim no test measured in this run is "not checked".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+HOLDS = "holds"
+CAVEAT = "holds with a caveat"
+FAILS = "does not hold"
+UNCHECKED = "not checked"
+VERDICTS = (HOLDS, CAVEAT, FAILS, UNCHECKED)
+
+Figures = dict[str, float]  # every figure any test recorded for a claim, merged
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    title: str
+    statement: str  # the claim in this project's words
+    section: str  # where in the chapter it is made
+    tests: tuple[str, ...]  # test files (::names) that measure it
+    holds_when: str  # what a run must measure for "holds"
+    decide: Callable[[Figures], tuple[str, str]]  # figures -> (verdict, one-line reason)
+    needs: tuple[str, ...]  # figures decide reads; absent -> not checked
+
+
+def _close(a: float, b: float, rel: float) -> bool:
+    return abs(a - b) <= rel * abs(b)
+
+
+def _c1(f: Figures) -> tuple[str, str]:
+    linear = all(
+        _close(f[f"linear_slope_rho_{k}"], math.log(rho), 0.05)
+        for k, rho in (("0_5", 0.5), ("1_5", 1.5))
+    )
+    if not linear:
+        return FAILS, (
+            f"linear RNN slopes {f['linear_slope_rho_0_5']:.4f} / {f['linear_slope_rho_1_5']:.4f} "
+            "are not log 0.5 / log 1.5"
+        )
+    if f["tanh_slope_rho_1_5"] < 0:
+        return CAVEAT, (
+            f"exact for a linear RNN (slopes {f['linear_slope_rho_0_5']:.4f}, "
+            f"{f['linear_slope_rho_1_5']:.4f} = log 0.5, log 1.5); with tanh the gradient "
+            f"vanishes even at w_hh = 1.5 Q (slope {f['tanh_slope_rho_1_5']:.3f}): no explosion"
+        )
+    return HOLDS, "slopes are log rho for the linear RNN and the tanh RNN explodes above 1"
+
+
+def _c2(f: Figures) -> tuple[str, str]:
+    acc = f["rnn_early_accuracy"]
+    if acc < 0.6:
+        return HOLDS, f"the SimpleRNN stays at chance ({acc:.3f}) on evidence 70+ steps back"
+    if acc >= 0.9:
+        return FAILS, f"the SimpleRNN learned evidence 70+ steps back (test accuracy {acc:.3f})"
+    return CAVEAT, f"the SimpleRNN partly learned evidence 70+ steps back ({acc:.3f})"
+
+
+def _c3(f: Figures) -> tuple[str, str]:
+    if f["max_norm_over_bound"] > 1 + 1e-6 or f["min_cosine"] < 1 - 1e-6:
+        return FAILS, (
+            f"norm/bound up to {f['max_norm_over_bound']:.8f}, cosine down to {f['min_cosine']:.8f}"
+        )
+    return CAVEAT, (
+        f"norm never above the bound (max ratio {f['max_norm_over_bound']:.8f}) and direction "
+        f"kept (min cosine {f['min_cosine']:.8f}), but in-bound values pass through only to "
+        "1 ulp, and CPU flush-to-zero turns x*n below 1.2e-38 into 0"
+    )
+
+
+def _c4(f: Figures) -> tuple[str, str]:
+    if f["unclipped_first_non_finite_step"] < 0:
+        return FAILS, "the unclipped run did not explode: nothing to rescue"
+    if f["clipped_all_finite"] and f["clipped_final_loss"] < f["clipped_first_loss"]:
+        return HOLDS, (
+            f"unclipped: non-finite from step {f['unclipped_first_non_finite_step']:.0f}; "
+            f"clip_by_norm: all finite, loss {f['clipped_first_loss']:.3g} -> "
+            f"{f['clipped_final_loss']:.3g}"
+        )
+    return FAILS, "with clip_by_norm the run still diverged or did not improve"
+
+
+def _c5(f: Figures) -> tuple[str, str]:
+    if f["max_abs_error"] > 1e-4 or f["max_gate_outside_unit_interval"] > 0:
+        return FAILS, f"Keras's cell departs from the equations by {f['max_abs_error']:.2g}"
+    return HOLDS, (
+        f"Keras's LSTMCell and layers.LSTM match the chapter's equations to "
+        f"{f['max_abs_error']:.2g} (float32 vs float64); every gate in [0, 1]"
+    )
+
+
+def _c6(f: Figures) -> tuple[str, str]:
+    ratio, small = f["lstm_over_rnn_at_50"], f["lstm_over_rnn_at_50_embedding_scale"]
+    product_ok = f["carousel_max_relative_error"] < 1e-4
+    if ratio < 1e3:
+        return FAILS, f"the LSTM's gradient at k = 50 is only {ratio:.3g}x the tanh RNN's"
+    reason = f"at input scale 1 the LSTM keeps {ratio:.3g}x the tanh RNN's gradient at k = 50, " + (
+        "but along the memory path it is a product of forget gates (checked to "
+        f"{f['carousel_max_relative_error']:.1e}), not a sum: it decays as mean f^k"
+        if product_ok
+        else "and the memory-path identity did not check out"
+    )
+    if small < 1:
+        reason += f"; at embedding-scale inputs the order reverses ({small:.2g}x)"
+    return CAVEAT, reason
+
+
+def _c7(f: Figures) -> tuple[str, str]:
+    lstm, rnn = f["lstm_early_accuracy"], f["rnn_early_accuracy"]
+    if lstm >= rnn + 0.1:
+        return HOLDS, f"LSTM {lstm:.3f} against SimpleRNN {rnn:.3f} on evidence 70+ steps back"
+    reason = f"LSTM {lstm:.3f} against SimpleRNN {rnn:.3f} on evidence 70+ steps back"
+    if "lstm_forget_bias_3_early_accuracy" in f:
+        reason += (
+            f"; with forget-gate bias 3 the LSTM reaches "
+            f"{f['lstm_forget_bias_3_early_accuracy']:.3f}"
+        )
+    return FAILS, reason
+
+
+def _c8(f: Figures) -> tuple[str, str]:
+    lstm, rnn = f["lstm_accuracy"], f["rnn_accuracy"]
+    if lstm > rnn + 0.05:
+        return HOLDS, f"LSTM {lstm:.3f} against SimpleRNN {rnn:.3f} (synthetic, 2 epochs)"
+    if lstm > rnn:
+        return CAVEAT, f"LSTM ahead by only {lstm - rnn:.3f} ({lstm:.3f} vs {rnn:.3f})"
+    return FAILS, f"SimpleRNN {rnn:.3f} not below the LSTM's {lstm:.3f}"
+
+
+def _c9(f: Figures) -> tuple[str, str]:
+    gru, floor = f["gru_accuracy"], f["gru_floor"]
+    if gru >= floor:
+        return HOLDS, f"GRU reaches {gru:.3f} (floor {floor:.3f} from its seed distribution)"
+    return FAILS, f"GRU {gru:.3f} below its floor {floor:.3f}"
+
+
+def _c10(f: Figures) -> tuple[str, str]:
+    acc = f["imdb_test_accuracy"]
+    if acc >= 0.80:
+        return HOLDS, f"real IMDB test accuracy {acc:.4f} after 4 epochs"
+    return FAILS, f"real IMDB test accuracy {acc:.4f} after 4 epochs (published runs ~0.83)"
+
+
+def _c11(f: Figures) -> tuple[str, str]:
+    if f["state_tensors_lstm"] == 2 and f["state_tensors_rnn"] == 1:
+        return HOLDS, "LSTMCell carries [h, C], SimpleRNNCell [h]; swapping the cell is the change"
+    return FAILS, "the cells' state counts are not 2 and 1"
+
+
+def _c12(f: Figures) -> tuple[str, str]:
+    if f["fails_without_mask_reset"] and f["runs_with_port"]:
+        return FAILS, (
+            "as written it fails on Keras 3 (input_length removed; a hand-called LSTMCell's "
+            "cached dropout mask raises across graphs); the port in models.py runs"
+        )
+    return HOLDS, "the chapter's calling pattern ran unchanged"
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(
+        "C1",
+        "w_hh^k makes plain RNN gradients vanish or explode",
+        "Backpropagating k steps through a plain RNN multiplies by w_hh k times, so the "
+        "gradient goes to zero when w_hh < 1 and blows up when w_hh > 1.",
+        "一.1 (gradient explosion and vanishing)",
+        ("tests/test_gradients.py",),
+        "log-norm slope per step is log(rho) (5%) for W_hh = rho Q, below and above 1",
+        _c1,
+        ("linear_slope_rho_0_5", "linear_slope_rho_1_5", "tanh_slope_rho_1_5"),
+    ),
+    Claim(
+        "C2",
+        "A plain RNN's memory forgets early context",
+        "The hidden state only keeps recent context; information from early in a long "
+        "sequence fades as steps accumulate.",
+        "一.2 (memory)",
+        ("tests/test_accuracy.py::test_simple_rnn",),
+        "a SimpleRNN cannot learn label evidence placed 70+ steps before the end (< 0.6)",
+        _c2,
+        ("rnn_early_accuracy",),
+    ),
+    Claim(
+        "C3",
+        "clip_by_norm rescales to norm at most n, direction unchanged",
+        "tf.clip_by_norm(x, n) rescales x so its L2 norm is at most n and keeps its direction.",
+        "解决方法 1 (the fix for explosion)",
+        ("tests/properties/test_clipping.py",),
+        "no output norm above n (1e-6) and cosine with the input 1 (1e-6) over drawn inputs",
+        _c3,
+        ("max_norm_over_bound", "min_cosine"),
+    ),
+    Claim(
+        "C4",
+        "Clipping rescues an exploding run",
+        "Rescaling each gradient keeps training on an exploding RNN finite.",
+        "解决方法 1 (the fix for explosion)",
+        ("tests/test_gradients.py::test_clipping",),
+        "unclipped SGD on W_hh = 1.5 Q diverges; with clip_by_norm every loss is finite and falls",
+        _c4,
+        ("unclipped_first_non_finite_step", "clipped_all_finite"),
+    ),
+    Claim(
+        "C5",
+        "The LSTM gate equations",
+        "f, i, o are sigmoids and C~ a tanh of W.[h_{t-1}, x_t] + b; C_t = f C_{t-1} + i C~; "
+        "h_t = o tanh(C_t). Gates lie in [0, 1].",
+        "二 (LSTM: forget, input and output gates)",
+        ("tests/properties/test_cell_properties.py",),
+        "Keras's cell and layer match the equations within 1e-4 and every gate is in [0, 1]",
+        _c5,
+        ("max_abs_error", "max_gate_outside_unit_interval"),
+    ),
+    Claim(
+        "C6",
+        "The LSTM's gradient survives longer",
+        "In an LSTM the gradient flows as a sum through the gates instead of a power of W_hh, "
+        "so it does not vanish easily.",
+        "三 (why the LSTM eases vanishing)",
+        ("tests/test_gradients.py",),
+        "LSTM gradient at k = 50 is >= 1000x the tanh RNN's; verdict notes how it decays",
+        _c6,
+        (
+            "lstm_over_rnn_at_50",
+            "lstm_over_rnn_at_50_embedding_scale",
+            "carousel_max_relative_error",
+        ),
+    ),
+    Claim(
+        "C7",
+        "The LSTM remembers longer than a plain RNN",
+        "The LSTM (or GRU) fixes the plain RNN's fading memory.",
+        "解决方法 2; 三 (memory decay eased)",
+        ("tests/test_accuracy.py::test_lstm",),
+        "on evidence 70+ steps back the LSTM beats the SimpleRNN by 0.1 accuracy",
+        _c7,
+        ("lstm_early_accuracy", "rnn_early_accuracy"),
+    ),
+    Claim(
+        "C8",
+        "The LSTM beats the plain RNN on sentiment",
+        "Swapping the chapter-7 SimpleRNN for an LSTM improves the IMDB classifier.",
+        "实战 (the experiment builds on chapter 7's RNN)",
+        ("tests/test_accuracy.py",),
+        "LSTM test accuracy above the SimpleRNN's by 0.05 at the same short budget",
+        _c8,
+        ("lstm_accuracy", "rnn_accuracy"),
+    ),
+    Claim(
+        "C9",
+        "GRU is an alternative remedy",
+        "A GRU can be used instead of the LSTM against vanishing gradients and fading memory.",
+        "解决方法 2",
+        ("tests/test_accuracy.py",),
+        "fused-gru reaches the floor derived from its committed seed distribution",
+        _c9,
+        ("gru_accuracy", "gru_floor"),
+    ),
+    Claim(
+        "C10",
+        "IMDB accuracy after 4 epochs",
+        "The two-layer LSTMCell(64) model trains on IMDB (vocab 10000, length 80, batch 128, "
+        "Adam 1e-3) for 4 epochs; published runs of this code reach about 0.83.",
+        "实战 (the full code)",
+        ("tests/test_accuracy.py::test_chapter_configuration_on_real_imdb",),
+        "test accuracy >= 0.80 on the official imdb.npz (needs the file; skipped offline)",
+        _c10,
+        ("imdb_test_accuracy",),
+    ),
+    Claim(
+        "C11",
+        "Only the cell changes: two states per layer",
+        "Going from chapter 7's RNN to the LSTM only swaps SimpleRNNCell for LSTMCell; each "
+        "layer then carries two states, the memory h and the cell state C.",
+        "实战 (state0/state1 become two tensors)",
+        ("tests/test_models.py",),
+        "LSTMCell's state has 2 tensors and SimpleRNNCell's 1, in the same model builder",
+        _c11,
+        ("state_tensors_lstm", "state_tensors_rnn"),
+    ),
+    Claim(
+        "C12",
+        "The chapter's code runs on TensorFlow 2",
+        "The full listing runs as printed (assert tf.__version__.startswith('2.')).",
+        "实战 (the full code)",
+        ("tests/test_models.py",),
+        "the listing's calling pattern runs unchanged on today's TensorFlow 2 / Keras 3",
+        _c12,
+        ("fails_without_mask_reset", "runs_with_port"),
+    ),
+)
+BY_ID = {c.id: c for c in CLAIMS}
+
+
+def merge_figures(recorded) -> Figures:
+    """Fold every record of a claim: `max_*` keeps the largest value seen, `min_*` the
+    smallest (hypothesis tests record one per example), anything else the last."""
+    merged: Figures = {}
+    for figures in recorded:
+        for key, value in figures.items():
+            if key in merged and key.startswith("max_"):
+                value = max(value, merged[key])
+            elif key in merged and key.startswith("min_"):
+                value = min(value, merged[key])
+            merged[key] = value
+    return merged
+
+
+def evaluate(measurements: dict[str, list[dict]]) -> list[dict]:
+    """Each claim's verdict from what the run recorded: {claim_id: [{test, figures}, ...]}."""
+    out = []
+    for c in CLAIMS:
+        records = measurements.get(c.id, [])
+        figures = merge_figures(r["figures"] for r in records)
+        if any(k not in figures for k in c.needs):
+            verdict, reason = (
+                UNCHECKED,
+                (
+                    "no test measured it in this run"
+                    if not records
+                    else f"missing figures {[k for k in c.needs if k not in figures]}"
+                ),
+            )
+        else:
+            verdict, reason = c.decide(figures)
+        out.append(
+            {
+                "id": c.id,
+                "title": c.title,
+                "statement": c.statement,
+                "section": c.section,
+                "holds_when": c.holds_when,
+                "tests": list(c.tests),
+                "verdict": verdict,
+                "reason": reason,
+                "figures": figures,
+                "measured_by": sorted({r["test"] for r in records}),
+            }
+        )
+    return out

@@ -1,0 +1,173 @@
+"""report.py: one HTML and Markdown report from the suite's outputs; README tables from it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lstm_repro.claims import evaluate
+from lstm_repro.cli import main
+from lstm_repro.report import classify, marked_blocks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _result(seed=22, accuracy=0.9):
+    history = [
+        {
+            "epoch": e,
+            "train_loss": 0.6 / e,
+            "train_accuracy": 0.7 + 0.05 * e,
+            "test_loss": 0.5 / e,
+            "test_accuracy": accuracy - 0.05 * (2 - e),
+        }
+        for e in (1, 2)
+    ]
+    return {
+        "model": "unrolled-lstm",
+        "config": {"seed": seed, "epochs": 2},
+        "dataset": {
+            "name": "synthetic",
+            "source": "make_synthetic(...)",
+            "sha256": "ab" * 32,
+            "train_size": 256,
+            "test_size": 64,
+        },
+        "history": history,
+        "test_accuracy": history[-1]["test_accuracy"],
+        "weights_sha256": "cd" * 32,
+        "step_losses": [0.69, 0.6, 0.5, 0.45],
+        "seconds": 3.0,
+        "step_seconds": 0.1,
+        "first_step_seconds": 1.0,
+        "environment": {"python": "3.11", "threads": {"cpu_count": 2}},
+    }
+
+
+def _claims(rnn_early=0.996):
+    claims = evaluate({"C2": [{"test": "t", "figures": {"rnn_early_accuracy": rnn_early}}]})
+    return {"kind": "lstm-repro claims", "claims": claims, "environment": {"python": "3.11"}}
+
+
+def _benchmarks(median=0.05):
+    return {
+        "machine_info": {},
+        "benchmarks": [
+            {
+                "name": "test_step[chapter-fused-lstm-train]",
+                "stats": {"median": median, "rounds": 20, "data": [median] * 20},
+                "extra_info": {
+                    "case": "chapter-fused-lstm-train",
+                    "variant": "fused-lstm",
+                    "peak_fraction": 0.3,
+                    "compile_seconds": 2.0,
+                    "cudnn": False,
+                },
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "claims.json").write_text(json.dumps(_claims()))
+    (d / "r.json").write_text(json.dumps(_result()))
+    (d / "bench.json").write_text(json.dumps(_benchmarks()))
+    (d / "notes.json").write_text(json.dumps({"unrelated": True}))  # skipped inside a directory
+    return d
+
+
+def test_documents_are_classified_by_shape():
+    assert classify(_claims()) == "claims"
+    assert classify(_result()) == "result"
+    assert classify(_benchmarks()) == "benchmarks"
+    assert classify({"unrelated": True}) is None
+
+
+def test_report_holds_every_claim_verdict_curves_and_throughput(run_dir, tmp_path):
+    out = tmp_path / "report"
+    assert main(["report", str(run_dir), "--out", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    md = (out / "report.md").read_text()
+    for claim in _claims()["claims"]:
+        assert claim["id"] in html and claim["verdict"] in html
+    assert "does not hold" in html  # C2 with a SimpleRNN at 0.996 on early evidence
+    assert html.count("data:image/png;base64,") == 1  # the run's curves, embedded
+    assert "chapter-fused-lstm-train" in md and "0.300" in md
+    assert set(marked_blocks(md)) >= {"claims", "results", "throughput", "determinism"}
+    assert (out / "curves-0.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_shows_flipped_verdicts_accuracy_shifts_and_speed_ratios(run_dir, tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "claims.json").write_text(json.dumps(_claims(rnn_early=0.51)))
+    (old / "r.json").write_text(json.dumps(_result(accuracy=0.93)))
+    (old / "bench.json").write_text(json.dumps(_benchmarks(median=0.04)))
+    out = tmp_path / "report"
+    assert main(["report", str(run_dir), "--out", str(out), "--compare", str(old)]) == 0
+    changes = marked_blocks((out / "report.md").read_text())["changes"]
+    assert "claim C2" in changes and "holds" in changes and "verdict flipped" in changes
+    assert "accuracy -0.0300" in changes
+    assert "time x1.250" in changes
+
+
+def test_a_named_file_that_is_not_ours_is_one_line_exit_2(tmp_path, capsys):
+    bad = tmp_path / "x.json"
+    bad.write_text("{}")
+    assert main(["report", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lstm-repro: error:") and err.count("\n") == 1
+
+
+def test_readme_measured_tables_match_the_committed_report():
+    """The README's measured tables are the committed report's blocks, verbatim: numbers
+    copied by hand cannot drift. Regenerate both with the command in the README."""
+    report = marked_blocks((ROOT / "docs" / "report.md").read_text())
+    readme = marked_blocks((ROOT / "README.md").read_text())
+    assert readme, "the README has no <!-- report:NAME --> blocks"
+    for name, body in readme.items():
+        assert name in report, f"README block {name!r} is not in docs/report.md"
+        assert body == report[name], f"README block {name!r} differs from docs/report.md"
+
+
+@pytest.mark.skipif(
+    not (shutil.which("chromium") or shutil.which("chromium-browser")),
+    reason="no headless Chromium here (CI installs Debian's chromium for this test)",
+)
+def test_the_html_report_renders_in_a_headless_browser(run_dir, tmp_path):
+    """A real browser renders the report: the screenshot is a PNG of the page, not blank."""
+    import numpy as np
+    from matplotlib import image
+
+    out = tmp_path / "report"
+    assert main(["report", str(run_dir), "--out", str(out)]) == 0
+    shot = tmp_path / "shot.png"
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1200,1600",
+            (out / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    pixels = image.imread(shot)
+    assert pixels.shape[0] >= 1000 and np.std(pixels) > 0.05  # text and tables, not a blank page
