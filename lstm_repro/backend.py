@@ -21,6 +21,33 @@ from lstm_repro.errors import ReproError
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
+def import_quietly() -> None:
+    """Import Keras and its backend with the start-up chatter hidden: TensorFlow's absl INFO
+    lines on fd 2 (TF_CPP_MIN_LOG_LEVEL no longer silences them in TF 2.21). Set
+    LSTM_REPRO_TF_LOGS=1 to see them. Python-level errors raised by the import still show."""
+    import sys
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "keras" in sys.modules or os.environ.get("LSTM_REPRO_TF_LOGS"):
+        import keras
+
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+
+        if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # CUDA probing logs once, to /dev/null
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def name() -> str:
     import keras
 

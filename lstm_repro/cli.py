@@ -60,30 +60,9 @@ def _positive_float(text: str) -> float:
 
 
 def _import_tensorflow_quietly() -> None:
-    """Import the Keras backend with its start-up chatter hidden: TensorFlow's absl INFO lines
-    on fd 2 (TF_CPP_MIN_LOG_LEVEL no longer silences them in TF 2.21). Set LSTM_REPRO_TF_LOGS=1
-    to see them. On the JAX and torch backends only Keras is imported here. Python-level
-    errors raised by the import are still shown."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
-        import keras  # noqa: F401
+    from lstm_repro.backend import import_quietly
 
-        return
-    if "tensorflow" in sys.modules or os.environ.get("LSTM_REPRO_TF_LOGS"):
-        import tensorflow  # noqa: F401
-
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
-
-        tf.config.list_physical_devices("GPU")  # CUDA probing logs once, here, to /dev/null
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    import_quietly()
 
 
 def _write_outputs(args, payload: dict, text_md: str | None = None) -> None:
@@ -368,6 +347,7 @@ def _seeds(args) -> int:
     spec = _run_spec(args, seed=seeds[0])
     _check_run(spec)
     _check_outputs(args)
+    _import_tensorflow_quietly()
     from lstm_repro.train import run_seeds
 
     print(

@@ -61,30 +61,47 @@ THREAD_ENV = (
 def environment() -> dict:
     """What a run's bits can depend on: library versions, the CPU model and its feature set,
     and thread counts (TensorFlow's determinism holds per machine and thread setting; oneDNN
-    picks kernels per CPU and may split reductions by thread count)."""
-    import keras
+    picks kernels per CPU and may split reductions by thread count).
+
+    Versions are read from package metadata. The backend's device and thread settings are
+    asked only when Keras is already loaded (a claims file written by a test session that
+    trained nothing need not import a framework for them)."""
+    import sys
 
     from lstm_repro import backend
 
     versions = backend.library_versions()
-    return {
+    env = {
         "python": platform.python_version(),
-        "keras": keras.__version__,
-        "keras_backend": backend.name(),
-        "backend_version": backend.version(),
+        "keras": _version("keras"),
+        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
         **{lib: versions[lib] for lib in ("tensorflow", "jax", "torch")},
         "numpy": np.__version__,
-        "device": device_name(),
+        "device": f"CPU: {cpu_name()} ({os.cpu_count()} cores)",
         "cpu": cpu_name(),
         "cpu_flags": cpu_flags(),
         "platform": platform.platform(),
         "threads": {
             "cpu_count": os.cpu_count(),
             "usable_cpus": len(os.sched_getaffinity(0)),
-            **backend.threads(),
             **{name: os.environ.get(name) for name in THREAD_ENV},
         },
     }
+    if "keras" in sys.modules:
+        env["keras_backend"] = backend.name()
+        env["device"] = device_name()
+        env["threads"].update(backend.threads())
+    env["backend_version"] = versions.get(env["keras_backend"])
+    return env
+
+
+def _version(package: str) -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def cpu_flags() -> str:

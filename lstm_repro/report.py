@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from lstm_repro.gate import AccuracyReport, SpeedReport
 
 
@@ -100,8 +102,9 @@ def result_summary(result: dict) -> str:
     ]
     for h in result["history"]:
         lines.append(
-            f"{h['epoch']:>5}  {h['train_loss']:>10.4f}  {h['train_accuracy']:>9.4f}  "
-            f"{h['test_loss']:>9.4f}  {h['test_accuracy']:>8.4f}"
+            f"{h['epoch']:>5}  {_num(h['train_loss'], '.4f'):>10}  "
+            f"{_num(h['train_accuracy'], '.4f'):>9}  {_num(h['test_loss'], '.4f'):>9}  "
+            f"{_num(h['test_accuracy'], '.4f'):>8}"
         )
     lines += [
         f"wall time: {result['seconds']:.1f} s (first step, incl. tracing: "
@@ -110,6 +113,14 @@ def result_summary(result: dict) -> str:
         f"weights sha256: {result['weights_sha256']}",
     ]
     return "\n".join(lines)
+
+
+def _num(value, spec: str) -> str:
+    """A number formatted with `spec`; read back from strict JSON a NaN or infinity is null
+    (records.write_json), shown here as 'n/a' rather than failing."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return format(value, spec)
 
 
 def gradient_table(result: dict) -> str:
@@ -123,15 +134,19 @@ def gradient_table(result: dict) -> str:
         rho = "Keras init" if s["recurrent_scale"] is None else f"rho={s['recurrent_scale']:g}"
         name = f"{s['model']} {s['activation']} {rho}{extra}"
         k50 = norms[min(50, len(norms) - 1)]
-        ratio = norms[min(30, len(norms) - 1)] / norms[0]
-        lines.append(f"{name:<56} {s['log_slope']:>9.4f} {ratio:>13.3g} {k50:>10.3g}")
+        k30, k0 = norms[min(30, len(norms) - 1)], norms[0]
+        ratio = k30 / k0 if None not in (k30, k0) and k0 else None
+        lines.append(
+            f"{name:<56} {_num(s['log_slope'], '.4f'):>9} {_num(ratio, '.3g'):>13} "
+            f"{_num(k50, '.3g'):>10}"
+        )
     for name, run in result["clipping"].items():
         fate = (
             "all finite"
             if run["all_finite"]
             else f"non-finite from step {run['first_non_finite_step']}"
         )
-        lines.append(f"clipping demo, {name}: {fate}; final loss {run['final_loss']:.3g}")
+        lines.append(f"clipping demo, {name}: {fate}; final loss {_num(run['final_loss'], '.3g')}")
     return "\n".join(lines)
 
 
@@ -420,7 +435,7 @@ def claims_section(found) -> str:
 def results_section(found) -> str:
     rows = []
     for _, r in found["result"]:
-        accs = " / ".join(f"{h['test_accuracy']:.4f}" for h in r["history"])
+        accs = " / ".join(_num(h["test_accuracy"], ".4f") for h in r["history"])
         rows.append(
             [
                 r["model"],

@@ -210,7 +210,14 @@ def run_seeds(
         s: dataclasses.replace(spec, config=spec.config.replace(seed=s)).to_dict() for s in seeds
     }
     results: dict[int, dict] = {}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, max_tasks_per_child=1) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=context,
+        max_tasks_per_child=1,
+        # lstm_repro.backend imports no framework: the child imports Keras quietly through
+        # it before the task's own imports would print TensorFlow's start-up lines.
+        initializer=backend.import_quietly,
+    ) as pool:
         futures = {pool.submit(_run_in_child, specs[s]): s for s in seeds}
         try:
             for future in as_completed(futures):

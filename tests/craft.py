@@ -62,7 +62,7 @@ def py2_pickle(reviews, *, module: str = "numpy.core.multiarray") -> bytes:
         for review in reviews[start : start + 1000]:
             out += b"]r" + memo.to_bytes(4, "little")
             memo += 1
-            ids = list(review)
+            ids = [int(v) for v in review]
             for i in range(0, len(ids), 1000):
                 batch = ids[i : i + 1000]
                 if len(batch) == 1:

@@ -79,6 +79,7 @@ def test_the_unrolled_lstm_never_uses_cudnn():
     assert not StepRunner("unrolled-lstm", config).cudnn_used()
 
 
+@pytest.mark.slow  # 13 s at smoke sizes (a TF import and four compiles); CI also runs bench
 def test_bench_command_prints_the_table_and_writes_json_and_chart(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LSTM_REPRO_BENCH_SMOKE", "1")
     out_json, out_dir = tmp_path / "b.json", tmp_path / "plots"

@@ -6,6 +6,7 @@ does not depend on size; the chapter-size acceptance run repeats in CI (`lstm-re
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,12 +16,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from lstm_repro.backend import deterministic_environment
 from lstm_repro.config import TrainConfig
 from lstm_repro.models import build_model
 from lstm_repro.synthetic import make_synthetic
 from lstm_repro.train import compile_model, seed_everything, train
 
 TINY = TrainConfig(vocab_size=500, max_len=8, units=8, embedding_dim=8, epochs=1, batch_size=64)
+
+# The runs below share a module fixture: one xdist worker trains them.
+pytestmark = pytest.mark.xdist_group("determinism")
 
 
 def _tiny_run(model: str, seed: int) -> dict:
@@ -29,27 +34,38 @@ def _tiny_run(model: str, seed: int) -> dict:
     return train(config, data=data, model_name=model)
 
 
+@pytest.fixture(scope="module")
+def runs():
+    """Each (model, seed) trained on demand and kept: repeats are separate calls of train()."""
+    cache: dict = {}
+
+    def get(model: str, seed: int, repeat: int = 0) -> dict:
+        if (model, seed, repeat) not in cache:
+            cache[model, seed, repeat] = _tiny_run(model, seed)
+        return cache[model, seed, repeat]
+
+    return get
+
+
 @pytest.mark.parametrize(
     "model",
     [
-        "unrolled-lstm",
         "fused-lstm",
+        pytest.param("unrolled-lstm", marks=pytest.mark.slow),  # in the fresh-process test below
         pytest.param("unrolled-rnn", marks=pytest.mark.slow),
         pytest.param("fused-rnn", marks=pytest.mark.slow),
         pytest.param("fused-gru", marks=pytest.mark.slow),
     ],
 )
-def test_same_seed_in_one_process_gives_bit_identical_losses_and_weights(model):
-    a, b = _tiny_run(model, 3), _tiny_run(model, 3)
+def test_same_seed_in_one_process_gives_bit_identical_losses_and_weights(runs, model):
+    a, b = runs(model, 3), runs(model, 3, repeat=1)
     assert len(a["step_losses"]) == 4
     assert a["step_losses"] == b["step_losses"]  # float equality: the same bits
     assert a["weights_sha256"] == b["weights_sha256"]
 
 
-def test_a_different_seed_gives_different_weights():
-    assert (
-        _tiny_run("fused-lstm", 3)["weights_sha256"] != _tiny_run("fused-lstm", 4)["weights_sha256"]
-    )
+def test_a_different_seed_gives_different_weights(runs):
+    assert runs("fused-lstm", 3)["weights_sha256"] != runs("fused-lstm", 4)["weights_sha256"]
 
 
 def test_seeding_turns_op_determinism_on_and_keras_keeps_xla_off():
@@ -66,15 +82,15 @@ def test_seeding_turns_op_determinism_on_and_keras_keeps_xla_off():
     assert model.jit_compile is False
 
 
-def _cli_run(tmp_path, seed: int, tag: str) -> subprocess.Popen:
-    out = tmp_path / f"r{seed}-{tag}.json"
+def _cli_run(tmp_path, engine: str, tag: str) -> subprocess.Popen:
+    out = tmp_path / f"{engine}-{tag}.json"
     args = [
         "--data",
         "synthetic",
         "--epochs",
         "1",
         "--seed",
-        str(seed),
+        "7",
         "--train-samples",
         "256",
         "--test-samples",
@@ -95,22 +111,61 @@ def _cli_run(tmp_path, seed: int, tag: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ},
+        env=deterministic_environment({**os.environ, "KERAS_BACKEND": engine}),
     )
     proc.out_path = out
     return proc
 
 
-def test_two_fresh_processes_agree_bit_for_bit(tmp_path):
-    """Two interpreters, nothing shared: same losses and weights. Kills: state that survives
-    only in one process (a default graph, a cached RNG) standing in for the seed."""
-    procs = [_cli_run(tmp_path, 7, "a"), _cli_run(tmp_path, 7, "b")]  # concurrently
-    results = []
-    for proc in procs:
-        _, err = proc.communicate(timeout=600)
-        assert proc.returncode == 0, err[-2000:]
-        results.append(json.loads(proc.out_path.read_text()))
-    first, second = results
+ENGINES = [e for e in ("tensorflow", "jax", "torch") if importlib.util.find_spec(e)]
+EXTRA = {"tensorflow": "", "jax": "[jax]", "torch": "[cross]"}
+
+
+@pytest.fixture(scope="module")
+def fresh_runs(tmp_path_factory):
+    """The hand-stepped LSTM, seed 7, twice per backend asked for, both processes at once."""
+    tmp = tmp_path_factory.mktemp("fresh")
+    results = {}
+
+    def get(engine: str) -> tuple[dict, dict]:
+        if engine not in results:
+            procs = [_cli_run(tmp, engine, tag) for tag in ("a", "b")]
+            pair = []
+            for proc in procs:
+                _, err = proc.communicate(timeout=900)
+                assert proc.returncode == 0, f"{engine}: {err[-2000:]}"
+                pair.append(json.loads(proc.out_path.read_text()))
+            results[engine] = tuple(pair)
+        return results[engine]
+
+    return get
+
+
+# A fresh TensorFlow process costs ~14 s here, JAX ~18 s, PyTorch ~16 s (imports and
+# compilation): the default tier checks TensorFlow, the chapter's engine; `-m slow` the others.
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param(
+            e,
+            marks=[
+                pytest.mark.skipif(
+                    e not in ENGINES,
+                    reason=f"{e} is not installed (pip install -e '.{EXTRA[e]}')",
+                ),
+                *([pytest.mark.slow] if e != "tensorflow" else []),
+            ],
+        )
+        for e in ("tensorflow", "jax", "torch")
+    ],
+)
+def test_two_fresh_processes_agree_bit_for_bit(fresh_runs, engine):
+    """Two interpreters per backend, nothing shared: same losses and weights, under each
+    backend's deterministic mode (TF op determinism; torch.use_deterministic_algorithms; XLA's
+    deterministic flag). Kills: state that survives only in one process (a default graph, a
+    cached RNG) standing in for the seed."""
+    first, second = fresh_runs(engine)
+    assert first["environment"]["keras_backend"] == engine
     assert first["step_losses"] == second["step_losses"]
     assert first["weights_sha256"] == second["weights_sha256"]
 

@@ -2,7 +2,8 @@
 
 The chapter's network (Embedding -> 2 x LSTM(4) -> Dense(1) -> sigmoid, 6 time steps) with one
 set of random weights runs under Keras 3's TensorFlow, JAX and PyTorch backends, each in its own
-process (tests/engine_worker.py: a backend cannot change inside a process), as the unrolled
+process (tests/engine_worker.py; a backend cannot change inside a process, and this test
+process is the TensorFlow one), as the unrolled
 LSTMCell loop and as keras.layers.LSTM; outputs and weight gradients must agree. Then against
 code nobody on this project wrote: torch.nn.LSTM and the ONNX LSTM operator under onnxruntime,
 with the weights mapped by lstm_repro.interop. Swapping two gates in either mapping must fail.
@@ -49,6 +50,9 @@ def _needs(engine: str):
 
 CONFIG = TrainConfig(vocab_size=50, max_len=6, embedding_dim=5, units=4, dropout=0.0)
 
+# Tests here share fixtures (trained runs, worker outputs): one xdist worker computes them.
+pytestmark = pytest.mark.xdist_group("engines")
+
 
 @pytest.fixture(scope="module")
 def case(tmp_path_factory):
@@ -74,10 +78,16 @@ def case(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def outputs(case, tmp_path_factory):
-    """Every installed backend's file, computed concurrently in fresh processes."""
+    """Every installed backend's file: JAX and PyTorch concurrently in fresh processes, and
+    TensorFlow meanwhile in this one (the test process runs Keras on TensorFlow)."""
+    import engine_worker
+
+    from lstm_repro import backend
+
+    assert backend.name() == "tensorflow"
     path, *_ = case
     procs = {}
-    for engine in ("tensorflow", "jax", "torch"):
+    for engine in ("jax", "torch"):
         if not _installed(engine):
             continue
         out = tmp_path_factory.mktemp(engine) / "out.npz"
@@ -91,7 +101,10 @@ def outputs(case, tmp_path_factory):
             ),
             out,
         )
-    results = {}
+    tf_out = tmp_path_factory.mktemp("tensorflow") / "out.npz"
+    engine_worker.main(str(path), str(tf_out))
+    with np.load(tf_out) as data:
+        results = {"tensorflow": dict(data)}
     for engine, (proc, out) in procs.items():
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, f"{engine} worker failed:\n{err[-3000:]}"

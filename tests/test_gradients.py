@@ -22,6 +22,9 @@ from lstm_repro.gradients import (
 SETUP = FlowSetup()
 SMALL = FlowSetup(input_scale=0.03)  # embedding-scale inputs: Keras's uniform(-0.05, 0.05)
 
+# Tests here share fixtures (trained runs, worker outputs): one xdist worker computes them.
+pytestmark = pytest.mark.xdist_group("gradients")
+
 
 @pytest.fixture(scope="module")
 def norms():
@@ -202,6 +205,7 @@ def test_gradients_command_writes_json_and_plots(tmp_path):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow  # a second whole study; the command itself runs in the test above
 def test_gradients_command_without_matplotlib_still_writes_json(tmp_path, monkeypatch):
     import builtins
 

@@ -138,7 +138,7 @@ def summary(out_dir: Path) -> None:
                 continue
             fused = rows[name.replace("unrolled", "fused")]
             u, f = row["stats"]["median"], fused["stats"]["median"]
-            size = name.split("-lstm-")[-1]
+            size = "chapter" if name.startswith("chapter-") else name.split("-lstm-")[-1]
             mode = row["extra_info"]["mode"]
             print(
                 f"| {doc['backend']} | {mode} | {size} | {u * 1e3:.2f} | {f * 1e3:.2f} | "

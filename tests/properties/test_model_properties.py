@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -55,7 +56,7 @@ def _outputs_and_grads(model, x):
     return y.numpy(), [tf.convert_to_tensor(g).numpy() for g in grads]
 
 
-@settings(max_examples=30)
+@settings(max_examples=10)  # each example builds and traces two models; `-m slow` has 40
 @given(model_case())
 def test_unrolled_and_fused_lstm_agree_on_outputs_and_gradients(case):
     config, batch, seed = case
@@ -67,3 +68,10 @@ def test_unrolled_and_fused_lstm_agree_on_outputs_and_gradients(case):
     assert len(ga) == len(gb)
     for g1, g2 in zip(ga, gb, strict=True):
         np.testing.assert_allclose(g1, g2, atol=TOL)
+
+
+@pytest.mark.slow
+@settings(max_examples=40)
+@given(model_case())
+def test_unrolled_and_fused_lstm_agree_on_more_drawn_models(case):
+    test_unrolled_and_fused_lstm_agree_on_outputs_and_gradients.hypothesis.inner_test(case)
