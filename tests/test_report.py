@@ -179,14 +179,27 @@ def test_outputs_with_nulls_for_non_finite_numbers_are_reported(tmp_path):
     that assumes every number is finite (one did, with a traceback)."""
     from lstm_repro.records import write_json
 
-    series = {"model": "simple_rnn", "recurrent_scale": 1.5, "activation": "linear",
-              "input_scale": 1.0, "grad_norm_by_distance": [1.0, 2.0, float("inf")],
-              "log_slope": float("nan")}
-    run = {"clipnorm": None, "loss": [1.0, float("nan")], "grad_norm": [1e15, float("nan")],
-           "all_finite": False, "first_non_finite_step": 1, "final_loss": float("nan")}
+    series = {
+        "model": "simple_rnn",
+        "recurrent_scale": 1.5,
+        "activation": "linear",
+        "input_scale": 1.0,
+        "grad_norm_by_distance": [1.0, 2.0, float("inf")],
+        "log_slope": float("nan"),
+    }
+    run = {
+        "clipnorm": None,
+        "loss": [1.0, float("nan")],
+        "grad_norm": [1e15, float("nan")],
+        "all_finite": False,
+        "first_non_finite_step": 1,
+        "final_loss": float("nan"),
+    }
     d = tmp_path / "in"
     d.mkdir()
-    write_json(d / "gradients.json", {"series": [series], "clipping": {"unclipped": run},
-                                      "setup": {"units": 4, "time": 3}})
+    write_json(
+        d / "gradients.json",
+        {"series": [series], "clipping": {"unclipped": run}, "setup": {"units": 4, "time": 3}},
+    )
     assert main(["report", str(d), "--out", str(tmp_path / "out")]) == 0
     assert "n/a" in marked_blocks((tmp_path / "out" / "report.md").read_text())["gradients"]
