@@ -44,9 +44,13 @@ def current_tree() -> Path:
 
 
 def _git(*args: str, cwd: Path) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    except OSError as e:
+        raise ReproError(f"ab needs git: {e.strerror or e}") from None
     if proc.returncode != 0:
-        raise ReproError(f"git {' '.join(args)}: {proc.stderr.strip().splitlines()[-1:] or ''}")
+        last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+        raise ReproError(f"git {args[0]}: {last}")
     return proc.stdout.strip()
 
 
@@ -118,7 +122,10 @@ def run_ab(
     rules = parse_slowdown(os.environ.get(SLOWDOWN_ENV))
     tree = current_tree()
     top = Path(_git("rev-parse", "--show-toplevel", cwd=tree))
-    commit = _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=top)
+    try:
+        commit = _git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=top)
+    except ReproError:
+        raise ReproError(f"ab: unknown revision {rev!r} in {top}") from None
     started = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="lstm-repro-ab-"))
     worktree = scratch / "baseline"

@@ -196,6 +196,22 @@ def derived_figures(
     }
 
 
+def time_case(case: Case, *, rounds: int) -> tuple[StepRunner, TrainConfig, float, list[float]]:
+    """Build and compile `case`'s step, run it once more untimed, then time `rounds` steps:
+    (runner, config, compile seconds, per-step seconds)."""
+    config = case.config()
+    runner = StepRunner(case.variant, config)
+    compile_seconds = runner.first_call_seconds(case.mode)
+    step = runner.step(case.mode)
+    step()
+    seconds = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - start)
+    return runner, config, compile_seconds, seconds
+
+
 def compare_variants(
     cases: list[Case], *, rounds: int, on_row: Callable[[dict], None] | None = None
 ) -> dict:
@@ -207,16 +223,7 @@ def compare_variants(
     peak = matmul_peak_gflops()
     rows = []
     for case in cases:
-        config = case.config()
-        runner = StepRunner(case.variant, config)
-        compile_seconds = runner.first_call_seconds(case.mode)
-        step = runner.step(case.mode)
-        step()
-        seconds = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            step()
-            seconds.append(time.perf_counter() - start)
+        runner, config, compile_seconds, seconds = time_case(case, rounds=rounds)
         row = {
             "variant": case.variant,
             "mode": case.mode,

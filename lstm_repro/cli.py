@@ -217,10 +217,17 @@ def _reproduce(args) -> int:
 
     spec = _run_spec(args)
     _check_run(spec)
-    out = (
-        output_dir(args.out) if args.out is not None else None
-    )  # before --json, which may be in it
-    tensorboard = output_dir(args.tensorboard, flag="--tensorboard") if args.tensorboard else None
+    # --out first: --json may name a file inside it.
+    out = output_dir(args.out) if args.out is not None else None
+    tensorboard = None
+    if args.tensorboard is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ReproError(
+                "--tensorboard needs the tensorboard package (pip install tensorboard)"
+            )
+        tensorboard = output_dir(args.tensorboard, flag="--tensorboard")
     _check_outputs(args)
     data = load_for(spec)
     banner = {
@@ -387,8 +394,14 @@ def _gate(args) -> int:
         normalise=args.normalise,
         names=(args.baseline, args.current),
     )
-    print(speed_table(report))
-    _write_outputs(args, report.to_dict(), speed_table(report, markdown=True))
+    return _finish_gate(args, report, speed_table)
+
+
+def _finish_gate(args, report, table, extra: dict | None = None) -> int:
+    """Every gate ends alike: the table printed, JSON and Markdown written, exit 1 on a
+    regression."""
+    print(table(report))
+    _write_outputs(args, {**report.to_dict(), **(extra or {})}, table(report, markdown=True))
     return 1 if report.regressed else 0
 
 
@@ -421,7 +434,6 @@ def _ab(args) -> int:
         normalise="none",
         names=(args.rev, "this checkout"),
     )
-    print(speed_table(report))
     print(f"ab took {info['seconds']:.0f} s")
     if args.save_docs is not None:
         from pathlib import Path
@@ -430,8 +442,7 @@ def _ab(args) -> int:
 
         write_json(Path(args.save_docs) / "baseline.json", base)
         write_json(Path(args.save_docs) / "current.json", cur)
-    _write_outputs(args, {**report.to_dict(), "ab": info}, speed_table(report, markdown=True))
-    return 1 if report.regressed else 0
+    return _finish_gate(args, report, speed_table, extra={"ab": info})
 
 
 def _gate_accuracy(args) -> int:
@@ -447,9 +458,7 @@ def _gate_accuracy(args) -> int:
         alpha=args.alpha,
         names=(args.baseline, args.current),
     )
-    print(accuracy_table(report))
-    _write_outputs(args, report.to_dict(), accuracy_table(report, markdown=True))
-    return 1 if report.regressed else 0
+    return _finish_gate(args, report, accuracy_table)
 
 
 def _export_synthetic(args) -> int:

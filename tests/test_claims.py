@@ -100,6 +100,28 @@ def test_max_and_min_figures_fold_over_records():
     assert c5["figures"]["max_abs_error"] == 1e-6 and c5["measured_by"] == ["a", "b"]
 
 
+def _pytest(tmp_path, test_file: str, *options: str) -> subprocess.CompletedProcess:
+    """pytest in a fresh process, rooted in tmp_path (none of this repository's conftests)."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path / test_file),
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+
+
 def test_the_plugin_writes_claims_json_from_a_run(tmp_path):
     """End to end: a test records through the `claim` fixture; --claims-json holds the
     verdict decided from it, the test's outcome, and 'not checked' for the rest."""
@@ -116,25 +138,7 @@ def test_the_plugin_writes_claims_json_from_a_run(tmp_path):
         "        claim('C1').measured(x=float('nan'))\n"
     )
     out = tmp_path / "claims.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            str(tmp_path / "test_demo.py"),
-            "--claims-json",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
+    proc = _pytest(tmp_path, "test_demo.py", "--claims-json", str(out))
     assert proc.returncode == 0, proc.stdout[-2000:]
     doc = json.loads(out.read_text())
     claims = {c["id"]: c for c in doc["claims"]}
@@ -147,23 +151,5 @@ def test_the_plugin_writes_claims_json_from_a_run(tmp_path):
 @pytest.mark.parametrize("value", ["", "/no/such/dir/claims.json"])
 def test_an_unwritable_claims_json_fails_before_the_run(tmp_path, value):
     (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--rootdir",
-            str(tmp_path),
-            str(tmp_path / "test_x.py"),
-            "--claims-json",
-            value,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
+    proc = _pytest(tmp_path, "test_x.py", "--claims-json", value)
     assert proc.returncode != 0 and "1 passed" not in proc.stdout

@@ -69,6 +69,12 @@ def run_cli(*args, env=None):
         ["gradients", "--out", "/tmp/x", "--time", "100000"],
         ["gate", "/no/such.json", "/no/such.json"],
         ["gate", "a.json", "b.json", "--tolerance", "nan"],
+        ["ab", "no-such-revision"],
+        ["ab", "HEAD", "--blocks", "1"],
+        ["seeds", "--n", "2", "--json", ""],
+        ["verify", "/no/such/record.json"],
+        ["report", "/no/such/dir", "--out", "/tmp/r"],
+        ["bench", "--backends", "tensorflow,mxnet"],
         ["frobnicate"],
         [],
     ],
@@ -97,24 +103,12 @@ def test_imdb_missing_prints_one_paragraph(isolated_keras_home):
     assert "Traceback" not in proc.stderr
 
 
-TINY_FLAGS = [
-    "--set",
-    "max_len=8",
-    "--set",
-    "units=8",
-    "--set",
-    "embedding_dim=8",
-    "--set",
-    "vocab_size=500",
-    "--set",
-    "batch_size=64",
-]
-
-
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """`reproduce --data synthetic` at tiny sizes, in-process, once per session: the result
     contract does not depend on size (the chapter-size acceptance run is in the slow tier)."""
+    from tinyrun import TINY_RUN_FLAGS
+
     out = tmp_path_factory.mktemp("tiny") / "run"
     args = [
         "reproduce",
@@ -126,11 +120,13 @@ def tiny_run(tmp_path_factory):
         "256",
         "--test-samples",
         "64",
-        *TINY_FLAGS,
+        *TINY_RUN_FLAGS,
         "--json",
         str(out / "r.json"),
         "--out",
         str(out),
+        "--tensorboard",
+        str(out / "tb"),
     ]
     code = main(args)
     return code, json.loads((out / "r.json").read_text()), out
@@ -542,3 +538,18 @@ def test_a_bad_flag_is_refused_before_tensorflow_is_imported():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_tensorboard_without_its_package_is_one_line_before_training(monkeypatch, capsys):
+    """Keras's callback needs the tensorboard package for tf.summary; without it the run died
+    mid-training with TBNotInstalledError. Kills: that traceback coming back."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "tensorboard" else real(n, *a)
+    )
+    monkeypatch.setattr("lstm_repro.data.load_for", lambda spec: pytest.fail("data was made"))
+    assert main(["reproduce", "--tensorboard", "/tmp/tb-never"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lstm-repro: error: --tensorboard needs the tensorboard package")

@@ -83,6 +83,8 @@ def test_seeding_turns_op_determinism_on_and_keras_keeps_xla_off():
 
 
 def _cli_run(tmp_path, engine: str, tag: str) -> subprocess.Popen:
+    from tinyrun import TINY_RUN_FLAGS
+
     out = tmp_path / f"{engine}-{tag}.json"
     args = [
         "--data",
@@ -95,16 +97,7 @@ def _cli_run(tmp_path, engine: str, tag: str) -> subprocess.Popen:
         "256",
         "--test-samples",
         "64",
-        "--set",
-        "max_len=8",
-        "--set",
-        "units=8",
-        "--set",
-        "embedding_dim=8",
-        "--set",
-        "vocab_size=500",
-        "--set",
-        "batch_size=64",
+        *TINY_RUN_FLAGS,
     ]
     proc = subprocess.Popen(
         [sys.executable, "-m", "lstm_repro", "reproduce", *args, "--json", str(out)],

@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +61,7 @@ def measure(out: Path, *, smoke: bool) -> None:
     if smoke:
         os.environ["LSTM_REPRO_BENCH_SMOKE"] = "1"
     from lstm_repro import backend
-    from lstm_repro.bench import StepRunner, benchmark_cases, derived_figures
+    from lstm_repro.bench import benchmark_cases, derived_figures, time_case
     from lstm_repro.records import cpu_name
 
     on_gpu = backend.gpu_name() is not None
@@ -74,16 +73,7 @@ def measure(out: Path, *, smoke: bool) -> None:
     cases = [c for c in benchmark_cases() if c.variant in ("unrolled-lstm", "fused-lstm")]
     rows = []
     for case in cases:
-        config = case.config()
-        runner = StepRunner(case.variant, config)
-        compile_seconds = runner.first_call_seconds(case.mode)
-        step = runner.step(case.mode)
-        step()
-        samples = []
-        for _ in range(5 if smoke else 30):
-            start = time.perf_counter()
-            step()
-            samples.append(time.perf_counter() - start)
+        runner, config, compile_seconds, samples = time_case(case, rounds=5 if smoke else 30)
         median = statistics.median(samples)
         rows.append(
             {
