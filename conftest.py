@@ -1,4 +1,4 @@
-"""Root conftest: keep benchmarks/ out of a plain `pytest` run, and run tests on two workers.
+"""Root conftest: keep benchmarks/ out of a plain `pytest` run, and run tests on workers.
 
 `pytest` runs tests/ only. benchmarks/ is collected when named on the command line
 (`pytest benchmarks ...`) or with `--benchmark-only`, so `pytest --benchmark-only` runs the
@@ -6,8 +6,9 @@ benchmarks and nothing else.
 
 A plain `pytest` runs on pytest-xdist workers (min(4, cores + 1)), grouped by `xdist_group` so
 that tests sharing a trained model stay on one worker: on 2 cores the default tier took 205 s on
-three workers, 220 s on two and about 370 s of CPU in all. Benchmarks always run on one process (pytest-benchmark disables
-itself under xdist); `-n 0` turns the workers off, `-n N` sets them.
+three workers, 220 s on two and about 370 s of CPU in all. Benchmarks always run in one
+process (pytest-benchmark disables itself under xdist); `-n 0` turns the workers off, `-n N`
+sets them.
 """
 
 import importlib.util
