@@ -57,6 +57,7 @@ def test_step(benchmark, case, peak_gflops, device):
         "backend": backend.name(),
         "backend_version": backend.version(),
         "cudnn": runner.cudnn_used(),
+        **runner.execution_mode(),
         "slowdown": factor,
     }
     stats = getattr(benchmark, "stats", None)

@@ -164,6 +164,17 @@ class StepRunner:
 
         return backend.cudnn_used(self.model, self.x, self.y)
 
+    def execution_mode(self) -> dict:
+        """The mode this step is timed in: the backend's deterministic kernels on or off and
+        whether Keras compiled the step with XLA (it turns XLA off on CPU and under TF's op
+        determinism). Read from the backend and the compiled model, never assumed."""
+        from lstm_repro import backend
+
+        return {
+            "deterministic": backend.determinism_enabled(),
+            "jit_compile": bool(getattr(self.model, "jit_compile", False)),
+        }
+
     def train_step(self) -> None:
         self.model.train_on_batch(self.x, self.y)  # returns numpy: waits for the step
 
@@ -230,6 +241,7 @@ def compare_variants(
             "backend": backend_name(),
             "compile_seconds": compile_seconds,
             "cudnn": runner.cudnn_used(),
+            **runner.execution_mode(),
             **derived_figures(
                 variant=case.variant,
                 config=config,

@@ -79,6 +79,24 @@ def test_the_unrolled_lstm_never_uses_cudnn():
     assert not StepRunner("unrolled-lstm", config).cudnn_used()
 
 
+def test_benchmarks_record_that_they_run_with_deterministic_kernels_and_no_xla():
+    """StepRunner seeds everything, so the timed steps run with the backend's deterministic
+    kernels; Keras then compiles without XLA here. The mode is read back from the backend and
+    the compiled model and recorded beside every figure, and the report prints it. Kills:
+    StepRunner no longer seeding (figures silently measured in another mode), a mode field
+    that is hard-coded rather than read, and a report that drops the mode column."""
+    from lstm_repro.report import execution_mode
+
+    config = TrainConfig(max_len=4, units=4, embedding_dim=4, vocab_size=50, batch_size=4)
+    mode = StepRunner("fused-lstm", config).execution_mode()
+    assert mode == {"deterministic": True, "jit_compile": False}
+    assert execution_mode(mode) == "deterministic, XLA off"
+    assert execution_mode({"deterministic": False, "jit_compile": True}) == (
+        "nondeterministic, XLA on"
+    )
+    assert execution_mode({}) == "not recorded"  # files from before the mode was recorded
+
+
 @pytest.mark.slow  # 13 s at smoke sizes (a TF import and four compiles); CI also runs bench
 def test_bench_command_prints_the_table_and_writes_json_and_chart(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LSTM_REPRO_BENCH_SMOKE", "1")
@@ -86,6 +104,7 @@ def test_bench_command_prints_the_table_and_writes_json_and_chart(tmp_path, caps
     assert main(["bench", "--quick", "--json", str(out_json), "--out", str(out_dir)]) == 0
     table = capsys.readouterr().out
     assert "ms/step" in table and "peak frac" in table and "cuDNN" in table
+    assert "deterministic, XLA off" in table
     result = json.loads(out_json.read_text())
     assert {(r["variant"], r["mode"]) for r in result["rows"]} == {
         (v, m) for v in ("unrolled-lstm", "fused-lstm") for m in ("train", "infer")

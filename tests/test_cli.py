@@ -459,6 +459,10 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "LSTM_REPRO_OFFLINE": "1"},
+        # A terminal's Ctrl-C meets a default SIGINT disposition; a shell's background job
+        # (`cmd &`, as CI scripts run pytest) inherits SIGINT ignored, and Python then never
+        # raises KeyboardInterrupt. Restore the terminal's disposition in the child.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     first = proc.stdout.readline()  # printed after the data is made, before TensorFlow loads
     assert first.startswith("data: "), first

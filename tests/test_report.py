@@ -203,3 +203,21 @@ def test_outputs_with_nulls_for_non_finite_numbers_are_reported(tmp_path):
     )
     assert main(["report", str(d), "--out", str(tmp_path / "out")]) == 0
     assert "n/a" in marked_blocks((tmp_path / "out" / "report.md").read_text())["gradients"]
+
+
+def test_seed_distributions_that_differ_only_in_a_setting_are_told_apart():
+    """The committed accuracy table holds the memory task's LSTM at forget-gate biases 1 and 3:
+    the rows must say which is which. Kills: the settings column dropped or reading the wrong
+    defaults (both rows would then look alike, or every row would list every field)."""
+    from lstm_repro.report import seeds_section
+
+    doc = json.loads((ROOT / "benchmarks" / "baselines" / "accuracy.json").read_text())
+    memory = [d for d in doc["distributions"] if d["spec"]["data"] == "memory-early"]
+    memory = [d for d in memory if d["spec"]["model"] == "fused-lstm"]
+    rows = [
+        line
+        for line in seeds_section({"seeds": [("x", {"distributions": memory})]}).splitlines()
+        if line.startswith("| fused-lstm")
+    ]
+    assert len(rows) == 2
+    assert sorted(row.split(" | ")[3] for row in rows) == ["-", "forget_bias=3.0"]

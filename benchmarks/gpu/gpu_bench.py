@@ -88,6 +88,7 @@ def measure(out: Path, *, smoke: bool) -> None:
                     "backend_version": backend.version(),
                     "compile_seconds": compile_seconds,
                     "cudnn": backend.cudnn_used(runner.model, runner.x, runner.y),
+                    **runner.execution_mode(),
                     **derived_figures(
                         variant=case.variant,
                         config=config,
