@@ -96,6 +96,24 @@ def seed_everything(seed: int) -> None:
         torch.backends.cudnn.benchmark = False
 
 
+def allow_nondeterminism() -> None:
+    """Undo seed_everything's deterministic mode (the seeds stay), to time the fast kernels:
+    TensorFlow's op determinism off (Keras may then compile with XLA), torch's deterministic
+    algorithms off and cuDNN's autotuner on. JAX reads its flag from XLA_FLAGS at start-up, so
+    a JAX process's mode is its environment's (`deterministic_environment`)."""
+    backend = name()
+    if backend == "tensorflow":
+        from tensorflow.python.framework import config as tf_config  # no public switch-off
+
+        tf_config.disable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic = False
+        torch.backends.cudnn.benchmark = True
+
+
 def deterministic_environment(env: dict | None = None) -> dict:
     """Environment variables each backend reads at start-up for deterministic kernels."""
     env = dict(os.environ if env is None else env)

@@ -143,12 +143,19 @@ def matmul_peak_gflops(*, n: int = 1024, repeats: int = 30) -> float:
 class StepRunner:
     """A compiled model and one fixed batch, with train and inference steps to time."""
 
-    def __init__(self, variant: str, config: TrainConfig, *, seed: int = 0):
+    def __init__(
+        self, variant: str, config: TrainConfig, *, seed: int = 0, deterministic: bool = True
+    ):
+        """deterministic=False keeps the seeds but times the backend's fast kernels
+        (backend.allow_nondeterminism); execution_mode() says which mode was in force."""
+        from lstm_repro import backend
         from lstm_repro.models import build_model
         from lstm_repro.train import check_memory, compile_model, seed_everything
 
         check_memory(config, variant)
         seed_everything(seed)
+        if not deterministic:
+            backend.allow_nondeterminism()
         self.variant, self.config = variant, config
         self.model = build_model(variant, config)
         compile_model(self.model, config)
@@ -207,11 +214,13 @@ def derived_figures(
     }
 
 
-def time_case(case: Case, *, rounds: int) -> tuple[StepRunner, TrainConfig, float, list[float]]:
+def time_case(
+    case: Case, *, rounds: int, deterministic: bool = True
+) -> tuple[StepRunner, TrainConfig, float, list[float]]:
     """Build and compile `case`'s step, run it once more untimed, then time `rounds` steps:
     (runner, config, compile seconds, per-step seconds)."""
     config = case.config()
-    runner = StepRunner(case.variant, config)
+    runner = StepRunner(case.variant, config, deterministic=deterministic)
     compile_seconds = runner.first_call_seconds(case.mode)
     step = runner.step(case.mode)
     step()

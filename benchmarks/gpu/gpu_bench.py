@@ -1,6 +1,6 @@
 """One backend's part of benchmarks/gpu/run.sh (KERAS_BACKEND chooses the backend).
 
-    KERAS_BACKEND=torch python benchmarks/gpu/gpu_bench.py OUT.json [--smoke]
+    KERAS_BACKEND=torch python benchmarks/gpu/gpu_bench.py OUT.json [--smoke] [--fast]
     python benchmarks/gpu/gpu_bench.py --summary OUT_DIR
 
 Times the unrolled LSTMCell loop against keras.layers.LSTM (train and inference steps, the
@@ -9,6 +9,9 @@ executed, measures the fp32 and (where the device has it) bf16 matmul peaks, and
 model twice in fresh processes to see whether the backend's deterministic mode gives the same
 bits. OUT.json is pytest-benchmark shaped, so `lstm-repro gate` can compare two of them.
 --smoke: tiny sizes and few rounds, for a CPU (CI runs it so the script cannot rot).
+--fast: time the backend's fast (nondeterministic) kernels instead of its deterministic mode;
+the mode in force is read back and recorded per benchmark, and the determinism check, which
+belongs to the deterministic mode, is skipped.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def _determinism(smoke: bool) -> dict:
     return {"identical": hashes[0] == hashes[1], "weights_sha256": hashes}
 
 
-def measure(out: Path, *, smoke: bool) -> None:
+def measure(out: Path, *, smoke: bool, fast: bool = False) -> None:
     if smoke:
         os.environ["LSTM_REPRO_BENCH_SMOKE"] = "1"
     from lstm_repro import backend
@@ -73,7 +76,9 @@ def measure(out: Path, *, smoke: bool) -> None:
     cases = [c for c in benchmark_cases() if c.variant in ("unrolled-lstm", "fused-lstm")]
     rows = []
     for case in cases:
-        runner, config, compile_seconds, samples = time_case(case, rounds=5 if smoke else 30)
+        runner, config, compile_seconds, samples = time_case(
+            case, rounds=5 if smoke else 30, deterministic=not fast
+        )
         median = statistics.median(samples)
         rows.append(
             {
@@ -109,18 +114,21 @@ def measure(out: Path, *, smoke: bool) -> None:
         "backend": backend.name(),
         "versions": backend.library_versions(),
         "peak_gflops": peaks,
-        "determinism": _determinism(smoke),
+        "determinism": {"identical": None, "skipped": "--fast"} if fast else _determinism(smoke),
         "benchmarks": rows,
     }
     out.write_text(json.dumps(doc, indent=2) + "\n")
 
 
 def summary(out_dir: Path) -> None:
+    from lstm_repro.report import execution_mode
+
     print(
-        "| backend | mode | size | unrolled ms | fused ms | fused/unrolled speedup | "
+        "| backend | kernels | mode | size | unrolled ms | fused ms | fused/unrolled speedup | "
         "fused cuDNN | same bits twice |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    peak_lines = []
     for path in sorted(out_dir.glob("*.json")):
         doc = json.loads(path.read_text())
         rows = {r["extra_info"]["case"]: r for r in doc["benchmarks"]}
@@ -132,19 +140,22 @@ def summary(out_dir: Path) -> None:
             size = "chapter" if name.startswith("chapter-") else name.split("-lstm-")[-1]
             mode = row["extra_info"]["mode"]
             print(
-                f"| {doc['backend']} | {mode} | {size} | {u * 1e3:.2f} | {f * 1e3:.2f} | "
+                f"| {doc['backend']} | {execution_mode(row['extra_info'])} | {mode} | {size} | "
+                f"{u * 1e3:.2f} | {f * 1e3:.2f} | "
                 f"{u / f:.2f}x | {fused['extra_info']['cudnn']} | "
                 f"{doc['determinism'].get('identical')} |"
             )
         peaks = doc["peak_gflops"]
-        print(
-            f"\n{doc['backend']} on {doc['machine_info']['device']}: fp32 peak "
-            f"{peaks['float32']:.0f} GFLOP/s, bf16 {peaks['bfloat16'] or 'n/a'}\n"
+        peak_lines.append(
+            f"- {path.name}: {doc['backend']} on {doc['machine_info']['device']}: fp32 peak "
+            f"{peaks['float32']:.0f} GFLOP/s, bf16 {peaks['bfloat16'] or 'n/a'}"
         )
+    print("\nMatmul peaks, measured in each pass:\n")
+    print("\n".join(peak_lines))
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "--summary":
         summary(Path(sys.argv[2]))
     else:
-        measure(Path(sys.argv[1]), smoke="--smoke" in sys.argv[2:])
+        measure(Path(sys.argv[1]), smoke="--smoke" in sys.argv[2:], fast="--fast" in sys.argv[2:])

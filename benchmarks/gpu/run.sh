@@ -19,15 +19,20 @@ else
   export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 fi
 export LSTM_REPRO_OFFLINE=1 PYTHONUNBUFFERED=1
-export XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_deterministic_ops=true" CUBLAS_WORKSPACE_CONFIG=:4096:8
+# Each backend twice: its deterministic mode (JAX reads XLA's flag at start-up, so it is set
+# for that process only) and its fast kernels (--fast). The mode is recorded per benchmark.
+deterministic_xla="${XLA_FLAGS:-} --xla_gpu_deterministic_ops=true"
 status=0
 for backend in torch jax; do
   if ! python3 -c "import $backend" 2>/dev/null; then
     echo "$backend is not installed here: skipped" | tee -a "$out/summary.md"
     continue
   fi
-  KERAS_BACKEND=$backend python3 benchmarks/gpu/gpu_bench.py "$out/$backend.json" "$@" \
+  XLA_FLAGS="$deterministic_xla" CUBLAS_WORKSPACE_CONFIG=:4096:8 KERAS_BACKEND=$backend \
+    python3 benchmarks/gpu/gpu_bench.py "$out/$backend.json" "$@" \
     2>&1 | tee "$out/$backend.log" || status=1
+  KERAS_BACKEND=$backend python3 benchmarks/gpu/gpu_bench.py "$out/$backend-fast.json" "$@" --fast \
+    2>&1 | tee "$out/$backend-fast.log" || status=1
 done
 python3 benchmarks/gpu/gpu_bench.py --summary "$out" | tee -a "$out/summary.md"
 exit $status
