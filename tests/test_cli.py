@@ -71,6 +71,7 @@ def run_cli(*args, env=None):
         ["gate", "a.json", "b.json", "--tolerance", "nan"],
         ["ab", "no-such-revision"],
         ["ab", "HEAD", "--blocks", "1"],
+        ["ab", "HEAD", "--blocks", "4", "--workers", "3"],
         ["seeds", "--n", "2", "--json", ""],
         ["verify", "/no/such/record.json"],
         ["report", "/no/such/dir", "--out", "/tmp/r"],

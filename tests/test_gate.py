@@ -269,3 +269,18 @@ def test_replayed_ab_runs_keep_their_verdicts():
     report = compare_speed(_load("ab_inj2_baseline.json"), current, normalise="none")
     flagged = {n for n, v in _verdicts(report).items() if v == "REGRESSION"}
     assert flagged == {n for n, f in injected.items() if f >= 1.25}
+
+
+@pytest.mark.parametrize("blocks,workers", [(6, 1), (8, 2), (12, 3)])
+def test_ab_blocks_visit_every_process_pair_in_both_orders(blocks, workers):
+    """Kills: every block sent to the first pair (one process per side again, its bias read as
+    a regression), or one side always timed first (drift charged to one side)."""
+    from lstm_repro.ab import block_schedule
+
+    schedule = block_schedule(blocks, workers)
+    assert len(schedule) == blocks
+    for pair in range(workers):
+        orders = [first for index, first in schedule if index == pair]
+        assert len(orders) == blocks // workers
+        assert 0 < sum(orders) < len(orders), f"pair {pair} always in one order: {orders}"
+    assert sum(first for _, first in schedule) == blocks // 2

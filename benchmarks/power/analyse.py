@@ -1,9 +1,9 @@
 """How often the speed gate raises a false alarm and how often it catches an injected slowdown.
 
 `python benchmarks/power/analyse.py RUNS_DIR OUT.json` reads what benchmarks/power/run.sh
-measured (pytest-benchmark runs base, null1-5, inj1-5 and `ab` runs ab_null1-5, ab_inj1-5 with
-their saved documents) and writes one JSON document (kind "gate-power") that
-`lstm-repro report` renders as a table.
+measured (pytest-benchmark runs base, null1-5, inj1-5 and `ab` runs PREFIX_null1-5,
+PREFIX_inj1-5 with their saved documents; one row per processes-per-side and blocks setting)
+and writes one JSON document (kind "gate-power") that `lstm-repro report` renders as a table.
 
 Committed-baseline mode: every injected run is gated against the baseline and each unchanged
 rerun (6 comparisons); unchanged runs are gated pairwise (15 comparisons). A/B mode: each `ab`
@@ -61,39 +61,48 @@ def analyse(runs: Path) -> dict:
     for inj in injected:
         for base in unchanged:
             _tally(compare_speed(docs[base], docs[inj]), _injections(docs[inj]), baseline_mode)
-    ab_mode: dict = {}
-    ab_seconds, ab_run_alarms, ab_null_runs = [], 0, 0
-    for name in sorted(p.stem for p in runs.glob("ab_*.json")):
-        saved = runs / name
-        base_doc = json.loads((saved / "baseline.json").read_text())
-        cur_doc = json.loads((saved / "current.json").read_text())
+    ab_modes: dict = {}  # processes per side -> tally, seconds, alarms
+    for path in sorted(runs.glob("ab*_*.json")):
+        name = path.stem
+        if not (runs / name / "current.json").exists():
+            continue
+        base_doc = json.loads((runs / name / "baseline.json").read_text())
+        cur_doc = json.loads((runs / name / "current.json").read_text())
         report = compare_speed(base_doc, cur_doc, normalise="none")
-        _tally(report, _injections(cur_doc), ab_mode)
-        summary = json.loads((runs / f"{name}.json").read_text())
-        ab_seconds.append(summary["ab"]["seconds"])
-        if name.startswith("ab_null"):
-            ab_null_runs += 1
-            ab_run_alarms += report.regressed
+        info = json.loads(path.read_text())["ab"]
+        mode = ab_modes.setdefault(
+            (info.get("workers_per_side", 1), info["blocks"]),
+            {"benchmarks": {}, "seconds": [], "null_runs": 0, "alarms": 0},
+        )
+        _tally(report, _injections(cur_doc), mode["benchmarks"])
+        mode["seconds"].append(info["seconds"])
+        if "_null" in name:
+            mode["null_runs"] += 1
+            mode["alarms"] += report.regressed
+    modes = {
+        "committed baseline (pytest-benchmark runs, peak-normalised)": {
+            "benchmarks": baseline_mode,
+            "unchanged_run_pairs": len(pairs),
+            "unchanged_pairs_with_any_alarm": run_alarms,
+            "gate_seconds_median": sorted(seconds)[len(seconds) // 2] if seconds else None,
+        }
+    }
+    for (workers, blocks), mode in sorted(ab_modes.items()):
+        label = (
+            f"same-machine A/B (lstm-repro ab HEAD, {workers} process"
+            f"{'es' if workers > 1 else ''} per side, {blocks} blocks)"
+        )
+        modes[label] = {
+            "benchmarks": mode["benchmarks"],
+            "unchanged_run_pairs": mode["null_runs"],
+            "unchanged_pairs_with_any_alarm": mode["alarms"],
+            "ab_seconds_median": sorted(mode["seconds"])[len(mode["seconds"]) // 2],
+        }
     return {
         "kind": "gate-power",
         "tolerance": 0.10,
         "alpha": 0.05,
-        "modes": {
-            "committed baseline (pytest-benchmark runs, peak-normalised)": {
-                "benchmarks": baseline_mode,
-                "unchanged_run_pairs": len(pairs),
-                "unchanged_pairs_with_any_alarm": run_alarms,
-                "gate_seconds_median": sorted(seconds)[len(seconds) // 2] if seconds else None,
-            },
-            "same-machine A/B (lstm-repro ab HEAD, interleaved)": {
-                "benchmarks": ab_mode,
-                "unchanged_run_pairs": ab_null_runs,
-                "unchanged_pairs_with_any_alarm": ab_run_alarms,
-                "ab_seconds_median": sorted(ab_seconds)[len(ab_seconds) // 2]
-                if ab_seconds
-                else None,
-            },
-        },
+        "modes": modes,
         "runs": str(runs),
     }
 
