@@ -77,7 +77,7 @@ def _c3(f: Figures) -> tuple[str, str]:
     return CAVEAT, (
         f"norm never above the bound (max ratio {f['max_norm_over_bound']:.8f}) and direction "
         f"kept (min cosine {f['min_cosine']:.8f}), but in-bound values pass through only to "
-        "1 ulp, and CPU flush-to-zero turns x*n below 1.2e-38 into 0"
+        "1 ulp, and CPU flush-to-zero turns subnormal x, and x*n below 1.2e-38, into 0"
     )
 
 
