@@ -4,11 +4,11 @@
 (`ab_worker.py`, each importing its own tree's `lstm_repro`; nothing is installed), and for
 every benchmark case compiles it in every process, then times blocks of rounds alternately in
 the order A B B A A B ..., so that drift on the machine (other tenants, thermal state) falls on
-both sides equally. Consecutive blocks go to the next pair of processes: one process of the
-same code ran a benchmark up to 1.23x slower than another for the life of the process
-(measured in `ab HEAD` runs; the cause was not isolated), and a side's samples pooled over
-several processes average that out instead of reading it as a regression. The result is a pair
-of pytest-benchmark-shaped documents that
+both sides equally. With `workers` > 1, consecutive blocks go to the next pair of processes, so
+that a per-process bias (one process of the same code ran a benchmark up to 1.23x slower than
+another in `ab HEAD` runs) is averaged over processes. Measured (README, "What the speed gate
+catches"): two processes per side did not narrow the spread of unchanged runs and cost 1.6x the
+time, so the default is one. The result is a pair of pytest-benchmark-shaped documents that
 `gate.compare_speed(normalise="none")` compares: same machine, same moments, raw times.
 
 LSTM_REPRO_BENCH_SLOWDOWN applies to the current side only, so that `ab HEAD` with a slowdown
@@ -111,9 +111,9 @@ def run_ab(
     rev: str,
     *,
     cases: list[Case] | None = None,
-    blocks: int = 8,
+    blocks: int = 6,
     rounds: int = 4,
-    workers: int = 2,
+    workers: int = 1,
     on_case: Callable[[str], None] | None = None,
 ) -> tuple[dict, dict, dict]:
     """Benchmark `rev` (baseline) against this checkout (current), interleaved.
