@@ -15,6 +15,7 @@ controller, which writes the file.
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -44,7 +45,7 @@ class _Ledger:
 
     def pytest_runtest_logreport(self, report):
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-            self.outcomes[report.nodeid] = report.outcome
+            self.outcomes[strip_group(report.nodeid)] = report.outcome
 
     def pytest_testnodedown(self, node, error):
         """xdist controller: fold a finished worker's records into this ledger."""
@@ -114,6 +115,12 @@ class _Recorder:
         entries.append({"test": self.test, "figures": clean})
 
 
+def strip_group(nodeid: str) -> str:
+    """The node id without the "@group" suffix pytest-xdist's loadgroup mode appends, so that
+    a claim lists the same test ids however the suite was distributed."""
+    return re.sub(r"@[\w.-]+$", "", nodeid)
+
+
 @pytest.fixture
 def claim(request):
     """claim("C1").measured(name=value, ...): record a figure behind one of the chapter's
@@ -123,6 +130,6 @@ def claim(request):
     def get(claim_id: str) -> _Recorder:
         if claim_id not in BY_ID:
             raise ValueError(f"unknown claim {claim_id!r}; known: {sorted(BY_ID)}")
-        return _Recorder(ledger, claim_id, request.node.nodeid)
+        return _Recorder(ledger, claim_id, strip_group(request.node.nodeid))
 
     return get

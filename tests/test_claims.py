@@ -153,3 +153,19 @@ def test_an_unwritable_claims_json_fails_before_the_run(tmp_path, value):
     (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
     proc = _pytest(tmp_path, "test_x.py", "--claims-json", value)
     assert proc.returncode != 0 and "1 passed" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "nodeid,expected",
+    [
+        ("tests/test_a.py::test_b[lstm]@lstm-short", "tests/test_a.py::test_b[lstm]"),
+        ("tests/test_a.py::test_b@engines", "tests/test_a.py::test_b"),
+        ("tests/test_a.py::test_b[x@y]", "tests/test_a.py::test_b[x@y]"),
+        ("tests/test_a.py::test_b", "tests/test_a.py::test_b"),
+    ],
+)
+def test_claims_list_test_ids_without_xdist_group_suffixes(nodeid, expected):
+    """Kills: claims.json listing "...@group" ids under workers and plain ids in one process."""
+    from lstm_repro.pytest_plugin import strip_group
+
+    assert strip_group(nodeid) == expected
