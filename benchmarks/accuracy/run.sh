@@ -22,7 +22,7 @@ seeds memory-fused-lstm-fb3 --model fused-lstm --forget-bias 3 "${memory[@]}"
 seeds acceptance-unrolled-lstm --model unrolled-lstm --data synthetic --train-samples 2048 \
   --test-samples 1024 --epochs 1
 if [ "${2:-}" != "--skip-chapter" ]; then
-  for m in unrolled-lstm fused-lstm unrolled-rnn fused-gru; do
+  for m in unrolled-lstm fused-lstm unrolled-rnn fused-gru fused-rnn; do
     seeds "chapter-$m" --model "$m" --data synthetic
   done
 fi
