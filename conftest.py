@@ -24,19 +24,6 @@ def _inside_benchmarks(path: Path) -> bool:
     return path == BENCHMARKS or BENCHMARKS in path.parents
 
 
-def pytest_ignore_collect(collection_path, config):
-    if not _inside_benchmarks(Path(collection_path).resolve()):
-        return None
-    if config.getoption("benchmark_only", default=False):
-        return None
-    if config.args_source == pytest.Config.ArgsSource.ARGS and any(
-        _inside_benchmarks((config.invocation_params.dir / a.split("::")[0]).resolve())
-        for a in config.args
-    ):
-        return None
-    return True
-
-
 def _benchmarks_requested(config) -> bool:
     """Benchmarks asked for: --benchmark-only, or a path under benchmarks/ on the command line
     (not the `testpaths` default, which names benchmarks/ too: reading it here kept every plain
@@ -49,6 +36,12 @@ def _benchmarks_requested(config) -> bool:
         _inside_benchmarks((config.invocation_params.dir / a.split("::")[0]).resolve())
         for a in config.args
     )
+
+
+def pytest_ignore_collect(collection_path, config):
+    if not _inside_benchmarks(Path(collection_path).resolve()):
+        return None
+    return None if _benchmarks_requested(config) else True
 
 
 def pytest_cmdline_main(config):
