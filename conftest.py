@@ -54,7 +54,7 @@ def pytest_cmdline_main(config):
     # One worker per core (at most 4), each TensorFlow/oneDNN pool sized to its share of the
     # cores, unless the user set them: workers each spinning pools the size of the machine
     # oversubscribe it. Measured on 2 cores (2026-11-29, quiet): 3 workers x 1 thread 131 s,
-    # 2 workers x 1 thread 105 s, 2 workers x 2 threads 133 s; one process 164-236 s.
+    # 2 workers x 1 thread 105-130 s, 2 workers x 2 threads 133 s; one process 164-236 s.
     # Workers, and the subprocesses their tests start, inherit the variables.
     cores = os.cpu_count() or 1
     workers = min(4, cores)

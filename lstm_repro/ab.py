@@ -7,7 +7,7 @@ the order A B B A A B ..., so that drift on the machine (other tenants, thermal 
 both sides equally. With `workers` > 1, consecutive blocks go to the next pair of processes, so
 that a per-process bias (one process of the same code ran a benchmark up to 1.23x slower than
 another in `ab HEAD` runs) is averaged over processes. Measured (README, "What the speed gate
-catches"): two processes per side did not narrow the spread of unchanged runs and cost 1.6x the
+catches"): two processes per side did not narrow the spread of unchanged runs and cost 1.5x the
 time, so the default is one. The result is a pair of pytest-benchmark-shaped documents that
 `gate.compare_speed(normalise="none")` compares: same machine, same moments, raw times.
 
