@@ -61,7 +61,7 @@ def analyse(runs: Path) -> dict:
     for inj in injected:
         for base in unchanged:
             _tally(compare_speed(docs[base], docs[inj]), _injections(docs[inj]), baseline_mode)
-    ab_modes: dict = {}  # processes per side -> tally, seconds, alarms
+    ab_modes: dict = {}  # (processes per side, blocks) -> tally, seconds, alarms
     for path in sorted(runs.glob("ab*_*.json")):
         name = path.stem
         if not (runs / name / "current.json").exists():
