@@ -8,6 +8,8 @@ LSTMCell loop and as keras.layers.LSTM; outputs and weight gradients must agree.
 code nobody on this project wrote: torch.nn.LSTM and the ONNX LSTM operator under onnxruntime,
 with the weights mapped by lstm_repro.interop. Swapping two gates in either mapping must fail.
 
+The default tier compares within TensorFlow and against ONNX Runtime (in this process); the
+JAX and PyTorch processes, and torch.nn.LSTM computed in the latter, run under `-m slow`.
 A backend or extra that is not installed skips its tests, saying how to install it.
 """
 
@@ -77,14 +79,29 @@ def case(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def outputs(case, tmp_path_factory):
-    """Every installed backend's file: JAX and PyTorch concurrently in fresh processes, and
-    TensorFlow meanwhile in this one (the test process runs Keras on TensorFlow)."""
+def tf_outputs(case, tmp_path_factory):
+    """The TensorFlow file, computed in this process (the test process runs Keras on
+    TensorFlow)."""
     import engine_worker
 
     from lstm_repro import backend
 
     assert backend.name() == "tensorflow"
+    path, *_ = case
+    out = tmp_path_factory.mktemp("tensorflow") / "out.npz"
+    engine_worker.main(str(path), str(out))
+    with np.load(out) as data:
+        return dict(data)
+
+
+@pytest.fixture(scope="module")
+def outputs(case, tf_outputs, tmp_path_factory):
+    """Every installed backend's file: JAX and PyTorch concurrently in fresh processes.
+
+    Measured here: the JAX process costs ~15 s of CPU (Keras runs op by op under JAX, and
+    each new op shape is an XLA compilation: ~140 of them) and the PyTorch one ~9 s (its Keras
+    import pulls in JAX too), about a tenth of the default tier's CPU on 2 cores: the tests
+    that need them run under `-m slow` (in CI's slow-tier step)."""
     path, *_ = case
     procs = {}
     for engine in ("jax", "torch"):
@@ -101,10 +118,7 @@ def outputs(case, tmp_path_factory):
             ),
             out,
         )
-    tf_out = tmp_path_factory.mktemp("tensorflow") / "out.npz"
-    engine_worker.main(str(path), str(tf_out))
-    with np.load(tf_out) as data:
-        results = {"tensorflow": dict(data)}
+    results = {"tensorflow": tf_outputs}
     for engine, (proc, out) in procs.items():
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, f"{engine} worker failed:\n{err[-3000:]}"
@@ -123,11 +137,12 @@ def _max_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
     return max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))
 
 
-def test_unrolled_and_fused_agree_within_tensorflow(outputs):
-    tf_result = outputs["tensorflow"]
+def test_unrolled_and_fused_agree_within_tensorflow(tf_outputs):
+    tf_result = tf_outputs
     assert _max_difference(_values(tf_result, "unrolled"), _values(tf_result, "fused")) <= TOL
 
 
+@pytest.mark.slow  # fresh JAX and PyTorch processes (the `outputs` fixture)
 @pytest.mark.parametrize(
     "engine",
     [pytest.param("jax", marks=_needs("jax")), pytest.param("torch", marks=_needs("torch"))],
@@ -142,6 +157,7 @@ def test_every_backend_computes_the_same_outputs_and_gradients(outputs, engine, 
     assert _max_difference(ours, reference) <= TOL
 
 
+@pytest.mark.slow  # computed in the PyTorch process
 @_needs("torch")
 def test_torch_nn_lstm_with_the_keras_weights_agrees(outputs):
     """An LSTM this project did not write: torch.nn.LSTM (i, f, g, o; one bias in b_ih)."""
@@ -150,26 +166,27 @@ def test_torch_nn_lstm_with_the_keras_weights_agrees(outputs):
 
 
 @_needs("onnx")
-def test_onnx_lstm_operator_with_the_keras_weights_agrees(case, outputs):
+def test_onnx_lstm_operator_with_the_keras_weights_agrees(case, tf_outputs):
     """The ONNX LSTM node (gates reordered i, o, f, c) run by onnxruntime: forward only."""
     from lstm_repro.interop import onnx_lstm_model, run_onnx
 
     _, weights, tokens, _ = case
     p = run_onnx(onnx_lstm_model(weights), tokens)
-    assert float(np.abs(p - outputs["tensorflow"]["unrolled_p"]).max()) <= TOL
+    assert float(np.abs(p - tf_outputs["unrolled_p"]).max()) <= TOL
 
 
 @_needs("onnx")
-def test_a_gate_swap_in_the_onnx_mapping_is_caught(case, outputs):
+def test_a_gate_swap_in_the_onnx_mapping_is_caught(case, tf_outputs):
     """Negative control: the ONNX comparison above can fail. Mapping Keras's gates to the
     order i, f, o, c (o and f swapped) must move the output by far more than TOL."""
     from lstm_repro.interop import onnx_lstm_model, run_onnx
 
     _, weights, tokens, _ = case
     p = run_onnx(onnx_lstm_model(weights, order="ifoc"), tokens)
-    assert float(np.abs(p - outputs["tensorflow"]["unrolled_p"]).max()) > 100 * TOL
+    assert float(np.abs(p - tf_outputs["unrolled_p"]).max()) > 100 * TOL
 
 
+@pytest.mark.slow  # computed in the PyTorch process
 @_needs("torch")
 def test_a_gate_swap_in_the_torch_mapping_is_caught(outputs):
     """Negative control: the torch.nn.LSTM comparison can fail. With i and f swapped in the
