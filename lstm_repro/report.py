@@ -18,7 +18,7 @@ def _table(headers: list[str], rows: list[list[str]], *, markdown: bool) -> str:
 
 
 def speed_table(report: SpeedReport, *, markdown: bool = False) -> str:
-    """Every benchmark, then every variant: median ratio, CI, p-values, verdict."""
+    """Every benchmark, then every variant: ratio (Hodges-Lehmann), CI, p-values, verdict."""
     headers = [
         "benchmark",
         "rounds",
@@ -49,9 +49,9 @@ def speed_table(report: SpeedReport, *, markdown: bool = False) -> str:
     verdict = "REGRESSION" if report.regressed else "ok"
     summary = (
         f"{verdict}: a benchmark regresses when its Holm-adjusted one-sided Mann-Whitney p < "
-        f"{report.alpha:g} and the {report.confidence:.0%} CI of median {report.names[1]} / "
-        f"{report.names[0]} lies above {1 + report.tolerance:g} (times normalised: "
-        f"{report.normalise})"
+        f"{report.alpha:g} and the {report.confidence:.0%} CI of {report.names[1]} / "
+        f"{report.names[0]} (Hodges-Lehmann, the interval of that rank test) lies above "
+        f"{1 + report.tolerance:g} (times normalised: {report.normalise})"
     )
     return _table(headers, rows, markdown=markdown) + "\n" + summary
 
