@@ -7,8 +7,9 @@ the order A B B A A B ..., so that drift on the machine (other tenants, thermal 
 both sides equally. With `workers` > 1, consecutive blocks go to the next pair of processes, so
 that a per-process bias (one process of the same code ran a benchmark up to 1.23x slower than
 another in `ab HEAD` runs) is averaged over processes. Measured (README, "What the speed gate
-catches"): two processes per side did not narrow the spread of unchanged runs and cost 1.5x the
-time, so the default is one. The result is a pair of pytest-benchmark-shaped documents that
+catches"): with one process per side an unchanged run raised a false alarm on such a bias
+(1/25 comparisons); with two per side and 8 blocks, none in 45, at 1.5x the time: the default.
+The result is a pair of pytest-benchmark-shaped documents that
 `gate.compare_speed(normalise="none")` compares: same machine, same moments, raw times.
 
 LSTM_REPRO_BENCH_SLOWDOWN applies to the current side only, so that `ab HEAD` with a slowdown
@@ -111,9 +112,9 @@ def run_ab(
     rev: str,
     *,
     cases: list[Case] | None = None,
-    blocks: int = 6,
+    blocks: int = 8,
     rounds: int = 4,
-    workers: int = 1,
+    workers: int = 2,
     on_case: Callable[[str], None] | None = None,
 ) -> tuple[dict, dict, dict]:
     """Benchmark `rev` (baseline) against this checkout (current), interleaved.

@@ -688,13 +688,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ab.add_argument("rev", help="the baseline revision, e.g. main or HEAD")
     ab.add_argument("--all", action="store_true", help="every benchmark (default: LSTM, chapter)")
-    ab.add_argument("--blocks", type=_positive_int, default=6, help="alternations per case (6)")
+    ab.add_argument("--blocks", type=_positive_int, default=8, help="alternations per case (8)")
     ab.add_argument("--rounds", type=_positive_int, default=4, help="steps per block (4)")
     ab.add_argument(
         "--workers",
         type=_positive_int,
-        default=1,
-        help="processes per side, taking blocks in turn (1; needs 2 blocks per worker)",
+        default=2,
+        help="processes per side, taking blocks in turn (2; needs 2 blocks per worker)",
     )
     ab.add_argument("--save-docs", metavar="DIR", help="also write both sides' benchmark JSON")
     _add_gate_options(ab)
