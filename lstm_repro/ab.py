@@ -8,7 +8,7 @@ both sides equally. With `workers` > 1, consecutive blocks go to the next pair o
 that a per-process bias (one process of the same code ran a benchmark up to 1.23x slower than
 another in `ab HEAD` runs) is averaged over processes. Measured (README, "What the speed gate
 catches"): with one process per side an unchanged run raised a false alarm on such a bias
-(1/25 comparisons); with two per side and 8 blocks, none in 45, at 1.5x the time: the default.
+(1/25 comparisons); with two per side and 8 blocks, none in 50, at 1.5x the time: the default.
 The result is a pair of pytest-benchmark-shaped documents that
 `gate.compare_speed(normalise="none")` compares: same machine, same moments, raw times.
 
