@@ -185,8 +185,8 @@ def test_out_writes_the_record_and_training_curves(tiny_run):
 @pytest.mark.xdist_group("tiny-run")
 def test_verify_in_a_fresh_process_says_bit_identical(tiny_run):
     """The core promise: a record rerun on the same machine and versions is bit-identical,
-    here by a fresh interpreter against the record this test process wrote after training and
-    tracing other models. The default tier's cross-process determinism check (two fresh
+    here by a fresh interpreter against the record this test process wrote after building
+    another model (the fixture). The default tier's cross-process determinism check (two fresh
     processes per backend run under -m slow, tests/test_determinism.py). Kills: unseeded
     randomness, or state that lives only in one process (a cached RNG, a default graph)
     standing in for the seed."""

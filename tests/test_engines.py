@@ -98,7 +98,7 @@ def tf_outputs(case, tmp_path_factory):
 def outputs(case, tf_outputs, tmp_path_factory):
     """Every installed backend's file: JAX and PyTorch concurrently in fresh processes.
 
-    Measured here: the JAX process costs ~15 s of CPU (Keras runs op by op under JAX, and
+    Measured here: the JAX process costs ~17 s of CPU (Keras runs op by op under JAX, and
     each new op shape is an XLA compilation: ~140 of them) and the PyTorch one ~9 s (its Keras
     import pulls in JAX too), about a tenth of the default tier's CPU on 2 cores: the tests
     that need them run under `-m slow` (in CI's slow-tier step)."""
@@ -138,8 +138,7 @@ def _max_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 
 
 def test_unrolled_and_fused_agree_within_tensorflow(tf_outputs):
-    tf_result = tf_outputs
-    assert _max_difference(_values(tf_result, "unrolled"), _values(tf_result, "fused")) <= TOL
+    assert _max_difference(_values(tf_outputs, "unrolled"), _values(tf_outputs, "fused")) <= TOL
 
 
 @pytest.mark.slow  # fresh JAX and PyTorch processes (the `outputs` fixture)
