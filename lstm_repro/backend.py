@@ -81,7 +81,12 @@ def seed_everything(seed: int) -> None:
     """
     import keras
 
-    keras.backend.clear_session()
+    try:
+        # Without its gc.collect(), which costs ~0.4 s a call here and decides nothing:
+        # what makes runs repeat is the cleared state (layer names, graphs), not freed memory.
+        keras.backend.clear_session(free_memory=False)
+    except TypeError:  # Keras releases before the argument
+        keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     backend = name()
     if backend == "tensorflow":
