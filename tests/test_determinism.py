@@ -18,7 +18,9 @@ import tensorflow as tf
 
 from lstm_repro.backend import deterministic_environment
 from lstm_repro.config import TrainConfig
+from lstm_repro.data import make_pipelines
 from lstm_repro.models import build_model
+from lstm_repro.records import weights_sha256
 from lstm_repro.synthetic import make_synthetic
 from lstm_repro.train import compile_model, seed_everything, train
 
@@ -47,16 +49,14 @@ def runs():
     return get
 
 
+# Each variant trained twice in one process: ~10 s of CPU a variant, nearly all of it tracing,
+# so all of them run under `-m slow`. The default tier's same-seed check is `lstm-repro verify`
+# in a fresh process against a record this process wrote after building another model
+# (tests/test_cli.py), which kills what these kill (an unseeded initialiser, dropout or shuffle;
+# state left by an earlier model) and state that lives only in one process besides.
+@pytest.mark.slow
 @pytest.mark.parametrize(
-    "model",
-    [
-        "fused-lstm",
-        # unrolled-lstm in the default tier: `verify` in a fresh process (tests/test_cli.py)
-        pytest.param("unrolled-lstm", marks=pytest.mark.slow),
-        pytest.param("unrolled-rnn", marks=pytest.mark.slow),
-        pytest.param("fused-rnn", marks=pytest.mark.slow),
-        pytest.param("fused-gru", marks=pytest.mark.slow),
-    ],
+    "model", ["fused-lstm", "unrolled-lstm", "unrolled-rnn", "fused-rnn", "fused-gru"]
 )
 def test_same_seed_in_one_process_gives_bit_identical_losses_and_weights(runs, model):
     a, b = runs(model, 3), runs(model, 3, repeat=1)
@@ -65,8 +65,34 @@ def test_same_seed_in_one_process_gives_bit_identical_losses_and_weights(runs, m
     assert a["weights_sha256"] == b["weights_sha256"]
 
 
+@pytest.mark.slow
 def test_a_different_seed_gives_different_weights(runs):
     assert runs("fused-lstm", 3)["weights_sha256"] != runs("fused-lstm", 4)["weights_sha256"]
+
+
+def _first_batch_and_weights(model: str, seed: int) -> tuple[np.ndarray, str]:
+    seed_everything(seed)
+    net = build_model(model, TINY.replace(seed=seed))
+    data = make_synthetic(n_train=256, n_test=64, seed=0, num_words=500, max_len=8)
+    train_ds, _ = make_pipelines(data, batch_size=64, seed=seed, shuffle_buffer=1000)
+    x, _ = next(iter(train_ds))
+    return x.numpy(), weights_sha256(net.get_weights())
+
+
+@pytest.mark.parametrize("model", ["fused-lstm", "unrolled-lstm"])
+def test_the_seed_reaches_the_initial_weights_and_the_batch_order(model):
+    """What a seed decides before the first step, without training (the trained form above
+    costs ~5 s of tracing a run). Same seed, same start; seeds 3 and 4, different initial
+    weights and a different first batch from the same data. Kills (each checked by editing
+    the code): keras.utils.set_random_seed given a constant, and a shuffle that does not
+    reorder (buffer 1). A constant op seed in shuffle() is not caught and need not be: TF
+    combines it with the global seed, so the order still follows the run's seed."""
+    batch_3, weights_3 = _first_batch_and_weights(model, 3)
+    batch_3_again, weights_3_again = _first_batch_and_weights(model, 3)
+    batch_4, weights_4 = _first_batch_and_weights(model, 4)
+    assert weights_3 == weights_3_again and weights_3 != weights_4
+    np.testing.assert_array_equal(batch_3, batch_3_again)
+    assert not np.array_equal(batch_3, batch_4)
 
 
 def test_seeding_turns_op_determinism_on_and_keras_keeps_xla_off():
