@@ -13,7 +13,6 @@ import pytest
 from lstm_repro.gradients import (
     FlowSetup,
     carousel_check,
-    clipping_demo,
     grad_norm_by_distance,
     log_slope,
     make_cell,
@@ -154,8 +153,22 @@ def test_carousel_check_detects_a_wrong_gate(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def clipping():
-    return {"plain": clipping_demo(clipnorm=None), "clipped": clipping_demo(clipnorm=1.0)}
+def gradients_command(tmp_path_factory):
+    """`lstm-repro gradients --time 8` once per module: (output dir, its gradients.json). Its
+    clipping demo is the study's own call, clipping_demo(clipnorm=None / 1.0) at seed 0, so the
+    clipping tests read it there instead of running the demo again (~3 s of CPU)."""
+    from lstm_repro.cli import main
+
+    out = tmp_path_factory.mktemp("gradients")
+    assert main(["gradients", "--out", str(out), "--time", "8"]) == 0
+    return out, json.loads((out / "gradients.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def clipping(gradients_command):
+    """The demo as the command wrote it: a NaN or infinity is a JSON null there."""
+    _, result = gradients_command
+    return {"plain": result["clipping"]["unclipped"], "clipped": result["clipping"]["clipped"]}
 
 
 def test_clipping_keeps_an_exploding_rnn_finite(clipping, claim):
@@ -188,11 +201,8 @@ def test_slope_fit_recovers_a_known_rate():
     assert log_slope(0.7 ** np.arange(40)) == pytest.approx(math.log(0.7), rel=1e-9)
 
 
-def test_gradients_command_writes_json_and_plots(tmp_path):
-    from lstm_repro.cli import main
-
-    assert main(["gradients", "--out", str(tmp_path), "--time", "8"]) == 0
-    result = json.loads((tmp_path / "gradients.json").read_text())
+def test_gradients_command_writes_json_and_plots(gradients_command):
+    tmp_path, result = gradients_command
     kinds = {(s["model"], s["activation"], s["recurrent_scale"]) for s in result["series"]}
     assert ("simple_rnn", "linear", 0.5) in kinds and ("simple_rnn", "linear", 1.5) in kinds
     assert any(m == "lstm" for m, _, _ in kinds)
