@@ -85,7 +85,7 @@ def run_cli(*args, env=None):
 def test_bad_input_exits_2_with_one_line_and_no_traceback(
     args, isolated_keras_home, capsys, caplog
 ):
-    """In-process through main(), as `lstm-repro` calls it (39 interpreters cost ~15 s of CPU);
+    """In-process through main(), as `lstm-repro` calls it (37 interpreters cost ~14 s of CPU);
     the process itself (the __main__ wrapper, what reaches stderr before main runs) is tested in
     a subprocess by the tests below and by the bad flag refused before TensorFlow is imported.
     A log record at WARNING or above would be a second stderr line in a real run (main sends
