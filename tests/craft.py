@@ -6,6 +6,7 @@ write: declared sizes that lie, the encrypted flag, unknown compression methods,
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -96,6 +97,19 @@ SMALL = {
 }
 
 
+@functools.lru_cache(maxsize=4)
+def _deflated_zeros(n: int) -> bytes:
+    return zlib.compress(bytes(n))[2:-4]
+
+
+def _deflate(data: bytes) -> bytes:
+    """Raw deflate (zlib's stream less its 2-byte header and 4-byte checksum). The zip bombs'
+    all-zero payloads (64-100 MB, ~0.6 s each to compress) are deflated once per process."""
+    if len(data) > 1 << 20 and data.count(0) == len(data):
+        return _deflated_zeros(len(data))
+    return zlib.compress(data)[2:-4]
+
+
 def zip_bytes(
     members: dict[str, bytes],
     *,
@@ -110,7 +124,7 @@ def zip_bytes(
     local, central = bytearray(), bytearray()
     for key, data in members.items():
         name = f"{key}.npy".encode()
-        payload = zlib.compress(data)[2:-4] if method == 8 else data  # raw deflate
+        payload = _deflate(data) if method == 8 else data
         size = declared.get(key, len(data))
         crc = zlib.crc32(data)
         zip64 = size >= 0xFFFFFFFF
