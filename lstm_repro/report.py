@@ -51,7 +51,8 @@ def speed_table(report: SpeedReport, *, markdown: bool = False) -> str:
         f"{verdict}: a benchmark regresses when its Holm-adjusted one-sided Mann-Whitney p < "
         f"{report.alpha:g} and the {report.confidence:.0%} CI of {report.names[1]} / "
         f"{report.names[0]} (Hodges-Lehmann, the interval of that rank test) lies above "
-        f"{1 + report.tolerance:g} (times normalised: {report.normalise})"
+        f"{1 + report.tolerance:g}; it is faster when the same holds the other way (CI below "
+        f"1/{1 + report.tolerance:g}) (times normalised: {report.normalise})"
     )
     return _table(headers, rows, markdown=markdown) + "\n" + summary
 

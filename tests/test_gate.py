@@ -87,6 +87,22 @@ def test_a_slowdown_below_the_tolerance_is_not_a_regression_even_if_significant(
     assert not report.regressed
 
 
+@pytest.mark.parametrize("factor,expected", [(1 / 1.5, "faster"), (0.95, "ok")])
+def test_faster_needs_the_same_evidence_as_a_regression(factor, expected):
+    """1.5x faster with this VM's spread: "faster". 5% faster with tight samples: significant,
+    but the CI's upper bound stays above 1/1.10, so "ok". Kills: "faster" read off a CI below
+    1 alone, which called 6 of 75 unchanged benchmarks in the recorded ab runs faster."""
+    spread = 0.03 if factor < 0.9 else 0.005
+    report = compare_speed(
+        _doc(BASE, spread=spread), _doc(BASE, spread=spread, seed=3, scale={SLOW: factor})
+    )
+    row = next(r for r in report.rows if r.name == SLOW)
+    if expected == "ok":
+        assert row.ci_high < 1.0  # what the old rule read as "faster"
+    assert row.verdict == expected
+    assert not report.regressed
+
+
 def test_a_whole_machine_slowdown_is_normalised_away_by_the_peak():
     """Everything 2x slower and the matmul peak half: nothing regressed relative to the
     machine. Kills: a gate on raw times in committed-baseline mode."""
