@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from lstm_repro.config import RunSpec, TrainConfig
-from lstm_repro.data import load_for
 from lstm_repro.errors import ReproError
 from lstm_repro.gate import prediction_ceiling, prediction_floor, spec_key
 from lstm_repro.imdb import locate_imdb
@@ -46,20 +45,13 @@ def _distribution(spec: RunSpec) -> list[float]:
 
 @pytest.fixture(scope="session")
 def accuracy():
-    """Test accuracy of a spec's run, each trained once per session; runs on the same data
-    share one generated corpus (the synthetic one takes ~0.6 s to make)."""
+    """Test accuracy of a spec's run, each trained once per session."""
     cache: dict[str, float] = {}
-    corpora: dict[tuple, object] = {}
 
     def get(spec: RunSpec) -> float:
         key = spec_key(spec.to_dict()) + str(spec.config.seed)
         if key not in cache:
-            c = spec.config
-            data_key = (spec.data, spec.imdb_path, spec.train_samples, spec.test_samples)
-            data_key += (c.vocab_size, c.max_len, c.seed)
-            if data_key not in corpora:
-                corpora[data_key] = load_for(spec)
-            cache[key] = run(spec, data=corpora[data_key])["test_accuracy"]
+            cache[key] = run(spec)["test_accuracy"]
         return cache[key]
 
     return get
