@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 import pytest
+import shared_builds
 
 from lstm_repro.config import RunSpec, TrainConfig
 from lstm_repro.errors import ReproError
@@ -51,6 +52,7 @@ def accuracy():
     def get(spec: RunSpec) -> float:
         key = spec_key(spec.to_dict()) + str(spec.config.seed)
         if key not in cache:
+            shared_builds.note(f"test_accuracy:{key}")
             cache[key] = run(spec)["test_accuracy"]
         return cache[key]
 
@@ -67,7 +69,7 @@ def _assert_at_least(measured: float, floor: float, what: str) -> None:
 @pytest.mark.parametrize(
     "model",
     [
-        pytest.param("fused-lstm", marks=pytest.mark.xdist_group("fused-lstm-short")),
+        "fused-lstm",
         "fused-gru",
         pytest.param("unrolled-lstm", marks=pytest.mark.slow),
     ],
@@ -82,7 +84,6 @@ def test_variant_learns_the_synthetic_corpus(accuracy, claim, model):
     _assert_at_least(measured, floor, f"{model}, synthetic 2048/1024, 2 epochs, seed 0")
 
 
-@pytest.mark.xdist_group("fused-lstm-short")  # shares the fused-lstm run above
 def test_lstm_beats_the_simple_rnn_at_the_same_budget(accuracy, claim):
     """The chapter's reason to switch cells, at seed 0 of the short configuration. The
     committed distributions show how much seed noise there is (accuracy.json)."""

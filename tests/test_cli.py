@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import shared_builds
 
 from lstm_repro.cli import main
 from lstm_repro.errors import ReproError
@@ -132,6 +133,7 @@ def tiny_run(tmp_path_factory):
     from lstm_repro.config import TrainConfig
     from lstm_repro.models import build_model
 
+    shared_builds.note("test_cli:tiny-run")
     build_model("unrolled-lstm", TrainConfig(vocab_size=50, max_len=4, units=4, embedding_dim=4))
     out = tmp_path_factory.mktemp("tiny") / "run"
     args = [
@@ -156,7 +158,6 @@ def tiny_run(tmp_path_factory):
     return code, json.loads((out / "r.json").read_text()), out
 
 
-@pytest.mark.xdist_group("tiny-run")
 def test_a_run_writes_the_result_contract(tiny_run):
     code, result, _ = tiny_run
     assert code == 0
@@ -184,7 +185,6 @@ def test_a_run_writes_the_result_contract(tiny_run):
     assert isinstance(result["test_accuracy"], float)
 
 
-@pytest.mark.xdist_group("tiny-run")
 def test_out_writes_the_record_and_training_curves(tiny_run):
     """reproduce --out DIR: result.json (the same record) and curves.png; --tensorboard DIR:
     Keras's TensorBoard callback wrote event files for the training and validation logs."""
@@ -196,7 +196,6 @@ def test_out_writes_the_record_and_training_curves(tiny_run):
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.xdist_group("tiny-run")
 def test_verify_in_a_fresh_process_says_bit_identical(tiny_run):
     """The core promise: a record rerun on the same machine and versions is bit-identical,
     here by a fresh interpreter against the record this test process wrote after building
@@ -210,7 +209,6 @@ def test_verify_in_a_fresh_process_says_bit_identical(tiny_run):
     assert "verdict: bit-identical" in proc.stdout
 
 
-@pytest.mark.xdist_group("tiny-run")
 def test_verify_refuses_a_record_whose_dataset_hash_differs(tiny_run, tmp_path, capsys):
     _, result, _ = tiny_run
     edited = dict(result, dataset={**result["dataset"], "sha256": "0" * 64})
@@ -222,7 +220,6 @@ def test_verify_refuses_a_record_whose_dataset_hash_differs(tiny_run, tmp_path, 
     assert "refusing to compare runs on different data" in err
 
 
-@pytest.mark.xdist_group("tiny-run")
 def test_verify_reports_where_a_run_diverges(tiny_run):
     """compare_runs on a record whose losses were nudged: not bit-identical, numerically close
     within 1e-3, different beyond; the first divergent step is named."""
@@ -245,7 +242,6 @@ def test_verify_reports_where_a_run_diverges(tiny_run):
     assert compare_runs(result, result)["verdict"] == "bit-identical"
 
 
-@pytest.mark.xdist_group("tiny-run")
 def test_reproduce_config_repeats_a_record_and_flags_change_it(tiny_run, monkeypatch):
     """--config RECORD.json reads the same structure verify does; flags override it."""
     from lstm_repro.cli import _run_spec, build_parser

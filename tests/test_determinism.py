@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 import pytest
+import shared_builds
 import tensorflow as tf
 
 from lstm_repro.backend import deterministic_environment
@@ -26,8 +27,7 @@ from lstm_repro.train import compile_model, seed_everything, train
 
 TINY = TrainConfig(vocab_size=500, max_len=8, units=8, embedding_dim=8, epochs=1, batch_size=64)
 
-# The runs below share a module fixture: one xdist worker trains them.
-pytestmark = pytest.mark.xdist_group("determinism")
+# The runs below share module fixtures: --dist loadfile keeps them on one worker.
 
 
 def _tiny_run(model: str, seed: int) -> dict:
@@ -43,6 +43,7 @@ def runs():
 
     def get(model: str, seed: int, repeat: int = 0) -> dict:
         if (model, seed, repeat) not in cache:
+            shared_builds.note(f"test_determinism:{model}:{seed}:{repeat}")
             cache[model, seed, repeat] = _tiny_run(model, seed)
         return cache[model, seed, repeat]
 
@@ -149,6 +150,7 @@ def fresh_runs(tmp_path_factory):
 
     def get(engine: str) -> tuple[dict, dict]:
         if engine not in results:
+            shared_builds.note(f"test_determinism:fresh:{engine}")
             procs = [_cli_run(tmp, engine, tag) for tag in ("a", "b")]
             pair = []
             for proc in procs:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shared_builds
 
 from lstm_repro.config import TrainConfig
 
@@ -52,8 +53,7 @@ def _needs(engine: str):
 
 CONFIG = TrainConfig(vocab_size=50, max_len=6, embedding_dim=5, units=4, dropout=0.0)
 
-# Tests here share fixtures (trained runs, worker outputs): one xdist worker computes them.
-pytestmark = pytest.mark.xdist_group("engines")
+# Tests here share module fixtures: --dist loadfile keeps them on one worker.
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,7 @@ def tf_outputs(case, tmp_path_factory):
 
     assert backend.name() == "tensorflow"
     path, *_ = case
+    shared_builds.note("test_engines:tensorflow-outputs")
     out = tmp_path_factory.mktemp("tensorflow") / "out.npz"
     engine_worker.main(str(path), str(out))
     with np.load(out) as data:
@@ -103,6 +104,7 @@ def outputs(case, tf_outputs, tmp_path_factory):
     import pulls in JAX too), about a tenth of the default tier's CPU on 2 cores: the tests
     that need them run under `-m slow` (in CI's slow-tier step)."""
     path, *_ = case
+    shared_builds.note("test_engines:jax-torch-outputs")
     procs = {}
     for engine in ("jax", "torch"):
         if not _installed(engine):

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+import shared_builds
 
 from lstm_repro.gradients import (
     FlowSetup,
@@ -21,8 +22,7 @@ from lstm_repro.gradients import (
 SETUP = FlowSetup()
 SMALL = FlowSetup(input_scale=0.03)  # embedding-scale inputs: Keras's uniform(-0.05, 0.05)
 
-# Tests here share fixtures (trained runs, worker outputs): one xdist worker computes them.
-pytestmark = pytest.mark.xdist_group("gradients")
+# Tests here share module fixtures: --dist loadfile keeps them on one worker.
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +159,7 @@ def gradients_command(tmp_path_factory):
     clipping tests read it there instead of running the demo again (~3 s of CPU)."""
     from lstm_repro.cli import main
 
+    shared_builds.note("test_gradients:gradients-command")
     out = tmp_path_factory.mktemp("gradients")
     assert main(["gradients", "--out", str(out), "--time", "8"]) == 0
     return out, json.loads((out / "gradients.json").read_text())
