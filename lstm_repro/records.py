@@ -58,6 +58,102 @@ THREAD_ENV = (
 )
 
 
+LOCK_DIR = Path(__file__).resolve().parents[1] / "requirements"
+
+
+def imported_packages() -> dict[str, str]:
+    """{distribution: installed version} for every installed distribution that provides a
+    module this process has imported: what a rerun must match, read from package metadata."""
+    import importlib.metadata
+    import sys
+
+    providers = importlib.metadata.packages_distributions()
+    out = {}
+    for top in {name.partition(".")[0] for name in list(sys.modules)}:
+        for dist in providers.get(top, ()):
+            version = _version(dist)
+            if version is not None:
+                out[_canonical(dist)] = version
+    return dict(sorted(out.items()))
+
+
+def _canonical(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def lock_pins(path: Path) -> dict[str, str]:
+    """{package: version} pinned by a requirements lock (`name==version` lines)."""
+    import re
+
+    pins = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", line)
+        if match:
+            pins[_canonical(match.group(1))] = match.group(2)
+    return pins
+
+
+def lock_files(directory: Path = LOCK_DIR) -> list[Path]:
+    """The committed locks beside the package (a source checkout; none in a wheel install)."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.glob("*.txt") if p.name != "constraints.txt")
+
+
+def matching_lock(packages: dict[str, str], directory: Path = LOCK_DIR) -> dict | None:
+    """The committed lock that best describes `packages` (fewest differing pins, then the most
+    packages pinned): its file, SHA-256 and every package whose installed version differs from
+    its pin. None where no lock is found."""
+    best = None
+    for path in lock_files(directory):
+        pins = lock_pins(path)
+        differs = {
+            name: {"locked": pins[name], "installed": version}
+            for name, version in packages.items()
+            if name in pins and pins[name] != version
+        }
+        covered = sum(name in pins for name in packages)
+        key = (len(differs), -covered)
+        if best is None or key < best[0]:
+            best = (key, path, differs)
+    if best is None:
+        return None
+    _, path, differs = best
+    return {
+        "file": f"{path.parent.name}/{path.name}",
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "differs": differs,
+    }
+
+
+def package_differences(recorded_env: dict, *, installed: dict | None = None) -> list[dict]:
+    """Every package of a record's environment whose version here differs from the record's
+    (None: not installed here), beside the version this checkout's copy of the record's lock
+    pins (None where it pins none). `installed` defaults to what is installed now."""
+    import importlib.metadata
+
+    recorded_env = recorded_env or {}
+    lock = recorded_env.get("lock") or {}
+    lock_path = LOCK_DIR.parent / str(lock.get("file", ""))
+    pins = lock_pins(lock_path) if lock.get("file") and lock_path.is_file() else {}
+    out = []
+    for name, version in sorted((recorded_env.get("packages") or {}).items()):
+        if installed is not None:
+            here = installed.get(name)
+        else:
+            try:
+                here = importlib.metadata.version(name)
+            except importlib.metadata.PackageNotFoundError:
+                here = None
+        if here != version:
+            out.append(
+                {"package": name, "recorded": version, "here": here, "locked": pins.get(name)}
+            )
+    return out
+
+
 def environment() -> dict:
     """What a run's bits can depend on: library versions, the CPU model and its feature set,
     and thread counts (TensorFlow's determinism holds per machine and thread setting; oneDNN
@@ -92,6 +188,8 @@ def environment() -> dict:
         env["device"] = device_name()
         env["threads"].update(backend.threads())
     env["backend_version"] = versions.get(env["keras_backend"])
+    env["packages"] = imported_packages()
+    env["lock"] = matching_lock(env["packages"])
     return env
 
 
@@ -173,6 +271,7 @@ def compare_runs(recorded: dict, fresh: dict) -> dict:
         "environment_differences": environment_differences(
             recorded.get("environment"), fresh.get("environment")
         ),
+        "package_differences": package_differences(recorded.get("environment")),
     }
 
 

@@ -172,9 +172,26 @@ def bench_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def package_difference_lines(differences: list[dict]) -> list[str]:
+    """One line per package whose version here is not the record's, with the lock's pin."""
+    lines = []
+    for d in differences:
+        here = d["here"] if d["here"] is not None else "not installed"
+        lock = f"the lock pins {d['locked']}" if d["locked"] is not None else "not in the lock"
+        lines.append(f"{d['package']}: {d['recorded']} in the record, {here} here ({lock})")
+    return lines
+
+
 def verification_text(outcome: dict) -> str:
     """What `verify` prints: the verdict, where the losses part, what the environment changed."""
+    packages = outcome.get("package_differences") or []
     lines = [f"verdict: {outcome['verdict']}"]
+    if packages:
+        lines[0] += (
+            f" (with {len(packages)} package version{'s' if len(packages) > 1 else ''} "
+            "other than the record's)"
+        )
+        lines += [f"  {line}" for line in package_difference_lines(packages)]
     if outcome["verdict"] != "bit-identical":
         recorded, now = outcome["test_accuracy"]
         lines += [

@@ -207,6 +207,7 @@ def test_verify_in_a_fresh_process_says_bit_identical(tiny_run):
     proc = run_cli("verify", str(out / "result.json"))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "verdict: bit-identical" in proc.stdout
+    assert "in the record" not in proc.stdout, "the same installation reported as different"
 
 
 def test_verify_refuses_a_record_whose_dataset_hash_differs(tiny_run, tmp_path, capsys):
@@ -218,6 +219,36 @@ def test_verify_refuses_a_record_whose_dataset_hash_differs(tiny_run, tmp_path, 
     err = capsys.readouterr().err
     assert err.startswith("lstm-repro: error:") and err.count("\n") == 1
     assert "refusing to compare runs on different data" in err
+
+
+def test_verify_lists_package_versions_unlike_the_record_before_it_reruns(
+    tiny_run, tmp_path, capsys
+):
+    """A record whose numpy is not the one installed: verify says so, with the lock's pin,
+    before anything else runs (here the data check then refuses the record). Kills: the
+    record's package versions never compared, or compared only after a minutes-long rerun."""
+    import numpy as np
+
+    _, result, _ = tiny_run
+    env = result["environment"]
+    assert env["packages"]["numpy"] == np.__version__
+    edited = dict(
+        result,
+        environment={**env, "packages": {**env["packages"], "numpy": "0.0.1"}},
+        dataset={**result["dataset"], "sha256": "0" * 64},
+    )
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(edited))
+    assert main(["verify", str(path)]) == 2
+    out = capsys.readouterr().out.splitlines()
+    from lstm_repro.records import LOCK_DIR, lock_pins
+
+    lock = env["lock"]
+    pinned = lock_pins(LOCK_DIR.parent / lock["file"]).get("numpy") if lock else None
+    pin = f"(the lock pins {pinned})" if pinned else "(not in the lock)"
+    assert [line for line in out if "in the record" in line] == [
+        f"verify: numpy: 0.0.1 in the record, {np.__version__} here {pin}"
+    ]
 
 
 def test_verify_reports_where_a_run_diverges(tiny_run):

@@ -110,3 +110,102 @@ def test_weights_fingerprint_sees_dtype_shape_and_bytes():
     b = a.copy()
     b[3] = np.nextafter(b[3], np.float32(10))  # one ulp
     assert weights_sha256([b]) != base
+
+
+def test_a_record_names_every_imported_package_and_the_lock_that_installed_them():
+    """environment() carries the installed version of each distribution this process has
+    imported, and the committed lock that matches them with the lock's SHA-256. Kills: a fixed
+    package list (hypothesis, imported here and by no library module, would be missing), a
+    version read from anything but the installed metadata, a hash of the wrong file."""
+    import hashlib
+    import importlib.metadata
+
+    import hypothesis
+
+    from lstm_repro.records import LOCK_DIR, environment, lock_pins
+
+    env = environment()
+    assert env["packages"]["numpy"] == np.__version__
+    assert env["packages"]["hypothesis"] == hypothesis.__version__
+    assert env["packages"]["pytest"] == importlib.metadata.version("pytest")
+    lock = env["lock"]
+    if lock is None:
+        assert not list(LOCK_DIR.glob("*.txt")), "locks are committed but none was matched"
+        return
+    path = LOCK_DIR.parent / lock["file"]
+    assert lock["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    pins = lock_pins(path)
+    expected = {
+        name: {"locked": pins[name], "installed": version}
+        for name, version in env["packages"].items()
+        if name in pins and pins[name] != version
+    }
+    assert lock["differs"] == expected
+
+
+def test_the_matching_lock_is_the_one_with_fewest_differences_then_most_pins(tmp_path):
+    """Kills: taking the first lock in the folder, ignoring differences, or a tie broken
+    towards the lock that pins fewer of the packages."""
+    from lstm_repro.records import matching_lock
+
+    (tmp_path / "a.txt").write_text("numpy==1.0 \\\n    --hash=sha256:00\nscipy==2.0\n")
+    (tmp_path / "b.txt").write_text("numpy==1.1\n")
+    (tmp_path / "c.txt").write_text("# comment\nnumpy==1.1\nscipy==2.0\n")
+    (tmp_path / "constraints.txt").write_text("numpy==1.1\nscipy==2.0\nkeras==3.0\n")
+    found = matching_lock({"numpy": "1.1", "scipy": "2.0", "keras": "3.0"}, tmp_path)
+    assert found["file"].endswith("/c.txt") and found["differs"] == {}
+    found = matching_lock({"numpy": "1.1", "scipy": "2.1"}, tmp_path)  # b agrees on all it pins
+    assert found["file"].endswith("/b.txt") and found["differs"] == {}
+    found = matching_lock({"numpy": "1.0", "scipy": "2.1"}, tmp_path)  # each differs in one
+    assert found["file"].endswith("/a.txt")
+    assert found["differs"] == {"scipy": {"locked": "2.0", "installed": "2.1"}}
+    assert matching_lock({"numpy": "1.1"}, tmp_path / "missing") is None
+
+
+def test_package_differences_name_the_record_here_and_the_lock(tmp_path, monkeypatch):
+    """Kills: a difference list that misses a package no longer installed, lists packages
+    that agree, or reads the lock's pin from a lock other than the record's."""
+    from lstm_repro import records
+    from lstm_repro.report import package_difference_lines
+
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "x.txt").write_text("numpy==9.9\n")
+    monkeypatch.setattr(records, "LOCK_DIR", tmp_path / "requirements")
+    recorded = {
+        "packages": {"numpy": "1.0", "scipy": "2.0", "gone": "0.1"},
+        "lock": {"file": "requirements/x.txt"},
+    }
+    diffs = records.package_differences(recorded, installed={"numpy": "9.9", "scipy": "2.0"})
+    assert diffs == [
+        {"package": "gone", "recorded": "0.1", "here": None, "locked": None},
+        {"package": "numpy", "recorded": "1.0", "here": "9.9", "locked": "9.9"},
+    ]
+    assert package_difference_lines(diffs) == [
+        "gone: 0.1 in the record, not installed here (not in the lock)",
+        "numpy: 1.0 in the record, 9.9 here (the lock pins 9.9)",
+    ]
+    assert records.package_differences({"packages": {"numpy": "9.9"}}, installed={}) == [
+        {"package": "numpy", "recorded": "9.9", "here": None, "locked": None}
+    ]
+
+
+def test_the_verdict_says_when_package_versions_differ():
+    """`verify` still says bit-identical when the bits repeat, and says in the same line that
+    versions differ. Kills: package differences computed and never shown."""
+    from lstm_repro.report import verification_text
+
+    outcome = {
+        "verdict": "bit-identical",
+        "environment_differences": [],
+        "package_differences": [
+            {"package": "numpy", "recorded": "1.0", "here": "1.1", "locked": "1.1"}
+        ],
+    }
+    text = verification_text(outcome)
+    assert text.splitlines()[0] == (
+        "verdict: bit-identical (with 1 package version other than the record's)"
+    )
+    assert "numpy: 1.0 in the record, 1.1 here (the lock pins 1.1)" in text
+    assert verification_text({**outcome, "package_differences": []}).splitlines()[0] == (
+        "verdict: bit-identical"
+    )
