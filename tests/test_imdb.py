@@ -76,8 +76,13 @@ def test_every_admitted_form_reads_like_np_load(tmp_path, module, method, writer
         body = body.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
         members["x_train"] = craft.npy_object(body, len(rows))
     path = craft.write(tmp_path / "f.npz", craft.zip_bytes(members, method=method))
-    with np.load(path, allow_pickle=True, encoding="latin1") as z:
-        expected = _as_lists(z["x_train"])
+    if module == "numpy._core.multiarray" and np.lib.NumpyVersion(np.__version__) < "2.0.0":
+        # numpy 1.x has no numpy._core: its np.load cannot read numpy 2's spelling at all
+        # (ModuleNotFoundError; tox -e oldest, numpy 1.26.0), so the rows written stand in.
+        expected = [list(r) for r in rows]
+    else:
+        with np.load(path, allow_pickle=True, encoding="latin1") as z:
+            expected = _as_lists(z["x_train"])
     assert _as_lists(read_imdb_file(path).x_train) == expected
 
 
