@@ -70,10 +70,17 @@ def imported_packages() -> dict[str, str]:
     providers = importlib.metadata.packages_distributions()
     out = {}
     for top in {name.partition(".")[0] for name in list(sys.modules)}:
-        for dist in providers.get(top, ()):
-            version = _version(dist)
-            if version is not None:
-                out[_canonical(dist)] = version
+        for name in providers.get(top, ()):
+            try:
+                dist = importlib.metadata.distribution(name)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            # setuptools puts its vendored copies (setuptools/_vendor: jaraco, backports, ...)
+            # on sys.path in processes that import pkg_resources: they are not installed
+            # packages, and a fresh process does not see them (tox -e oldest showed it).
+            if "_vendor" in Path(str(dist.locate_file(""))).parts:
+                continue
+            out[_canonical(name)] = dist.version
     return dict(sorted(out.items()))
 
 

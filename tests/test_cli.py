@@ -613,16 +613,22 @@ def test_gate_refuses_a_hostile_document_in_one_line(tmp_path, capsys, case, sid
     assert str(bad) in err
 
 
-def test_a_bad_flag_is_refused_before_tensorflow_is_imported():
-    """A bad flag fails in well under a second because nothing heavy is imported until every
-    input is checked. Kills: a module-level TensorFlow import reaching the CLI's parse path
-    (RunSpec once lived in train.py and pulled TensorFlow into every `reproduce`)."""
+def test_a_bad_flag_and_help_come_before_any_framework_is_imported():
+    """A bad flag fails, and `--help` answers, in well under a second because no framework is
+    imported until every input is checked. Kills: a module-level TensorFlow import reaching
+    the CLI's parse path (RunSpec once lived in train.py and pulled TensorFlow into every
+    `reproduce`)."""
     code = (
         "import sys\n"
         "from lstm_repro.cli import main\n"
         "assert main(['reproduce', '--epochs', '0', '--units', '8']) == 2\n"
         "assert main(['seeds', '--n', '2', '--json', '/no/such/dir/x.json']) == 2\n"
-        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "for lib in ('tensorflow', 'keras', 'jax', 'torch'):\n"
+        "    assert lib not in sys.modules, f'{lib} was imported'\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

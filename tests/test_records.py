@@ -209,3 +209,22 @@ def test_the_verdict_says_when_package_versions_differ():
     assert verification_text({**outcome, "package_differences": []}).splitlines()[0] == (
         "verdict: bit-identical"
     )
+
+
+def test_vendored_copies_on_sys_path_are_not_recorded_as_installed_packages():
+    """setuptools puts its vendored packages (setuptools/_vendor) on sys.path; a record that
+    listed them made `verify` in a fresh process report jaraco-* and backports-* as "not
+    installed here" (seen under tox -e oldest). Kills: recording every distribution that
+    importlib.metadata can see instead of the installed ones."""
+    import importlib.metadata
+    from pathlib import Path
+
+    import setuptools  # noqa: F401  (the import that puts setuptools/_vendor on sys.path)
+
+    from lstm_repro.records import imported_packages
+
+    packages = imported_packages()
+    assert "setuptools" in packages
+    for name in packages:
+        where = Path(str(importlib.metadata.distribution(name).locate_file("")))
+        assert "_vendor" not in where.parts, f"{name} recorded from {where}"
