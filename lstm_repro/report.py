@@ -670,7 +670,19 @@ def environment_section(found) -> str:
         return "(no environment recorded in these inputs)"
     from lstm_repro.records import _flatten
 
-    return _md_table(["", "value"], [[k, v] for k, v in _flatten(env).items()])
+    env = dict(env)
+    packages, lock = env.pop("packages", None), env.pop("lock", None)
+    rows = [[k, v] for k, v in _flatten(env).items()]
+    if packages is not None:
+        rows.append(["packages imported", len(packages)])
+    if lock is not None:
+        differs = ", ".join(
+            f"{name} {d['installed']} (locked {d['locked']})"
+            for name, d in sorted(lock["differs"].items())
+        )
+        rows.append(["lock", f"{lock['file']} (sha256 {lock['sha256'][:12]})"])
+        rows.append(["unlike the lock", differs or "none"])
+    return _md_table(["", "value"], rows)
 
 
 def compare_section(found, old) -> str:

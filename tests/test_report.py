@@ -221,3 +221,24 @@ def test_seed_distributions_that_differ_only_in_a_setting_are_told_apart():
     ]
     assert len(rows) == 2
     assert sorted(row.split(" | ")[3] for row in rows) == ["-", "forget_bias=3.0"]
+
+
+def test_the_environment_table_folds_packages_and_names_what_is_unlike_the_lock():
+    """Kills: a table of one row per imported package (dozens), or a lock difference the
+    report leaves out."""
+    from lstm_repro.report import environment_section
+
+    env = {
+        "python": "3.11.7",
+        "packages": {"numpy": "2.0", "scipy": "1.0"},
+        "lock": {
+            "file": "requirements/ci.txt",
+            "sha256": "ab" * 32,
+            "differs": {"numpy": {"locked": "1.9", "installed": "2.0"}},
+        },
+    }
+    text = environment_section({"claims": [], "result": [("r", {"environment": env})]})
+    assert "| packages imported | 2 |" in text
+    assert "| lock | requirements/ci.txt (sha256 abababababab) |" in text
+    assert "| unlike the lock | numpy 2.0 (locked 1.9) |" in text
+    assert "scipy" not in text
