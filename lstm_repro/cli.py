@@ -235,7 +235,12 @@ def _reproduce(args) -> int:
         "memory-task": "the synthetic 70-step MEMORY TASK (not IMDB)",
         "imdb": "IMDB (official file)"
         if data.identity()["official"]
-        else "IMDB-format file (NOT the official IMDB: its sha256 differs)",
+        else (
+            f"IMDB reviews from the Large Movie Review Dataset, tokenized by {data.tokenizer} "
+            "(not Keras's imdb.npz)"
+            if data.tokenizer
+            else "IMDB-format file (NOT the official IMDB: its sha256 differs)"
+        ),
     }[data.name]
     print(
         f"data: {banner}: {data.train_size} train / {data.test_size} test reviews "
@@ -487,6 +492,30 @@ def _export_synthetic(args) -> int:
     return 0
 
 
+def _prepare_imdb(args) -> int:
+    from pathlib import Path
+
+    from lstm_repro import aclimdb
+    from lstm_repro.imdb import file_sha256, named_imdb_path
+    from lstm_repro.records import check_writable
+
+    _, source = named_imdb_path(args.archive)
+    check_writable(args.out, flag="--out")
+    if os.path.lexists(args.out) and not args.force:
+        raise ReproError(f"{args.out} exists; pass --force to replace it")
+    if aclimdb.kind_of(source) == "npz":
+        raise ReproError(
+            f"{source}: not a gzip archive or an aclImdb/ directory (an imdb.npz needs no "
+            "preparing: pass it to --imdb-path as it is)"
+        )
+    aclimdb.convert(source, Path(args.out))
+    print(
+        f"wrote {args.out} (Keras imdb.npz layout, tokenizer {aclimdb.tokenizer_name()}, "
+        f"sha256 {file_sha256(args.out)[:16]}...) from {source}"
+    )
+    return 0
+
+
 def _gradients(args) -> int:
     from lstm_repro.records import output_dir
 
@@ -661,6 +690,15 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--test-samples", type=_positive_int, default=25000, metavar="N")
     exp.add_argument("--force", action="store_true", help="replace an existing file")
     exp.set_defaults(func=_export_synthetic)
+
+    prep = sub.add_parser(
+        "prepare-imdb",
+        help="convert the Large Movie Review Dataset archive (or aclImdb/) to an imdb.npz",
+    )
+    prep.add_argument("archive", metavar="ARCHIVE", help="aclImdb_v1.tar.gz, a copy, or aclImdb/")
+    prep.add_argument("--out", required=True, metavar="FILE", help="the imdb.npz to write")
+    prep.add_argument("--force", action="store_true", help="replace an existing file")
+    prep.set_defaults(func=_prepare_imdb)
 
     grad = sub.add_parser("gradients", help="measure gradient flow (vanishing/exploding/clipping)")
     grad.add_argument("--out", required=True, metavar="DIR", help="gradients.json and PNGs go here")

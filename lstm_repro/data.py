@@ -44,6 +44,7 @@ class Dataset:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    tokenizer: str | None = None  # text -> ids (aclimdb.tokenizer_name()); None for imdb.npz
 
     @property
     def train_size(self) -> int:
@@ -54,7 +55,7 @@ class Dataset:
         return len(self.y_test)
 
     def identity(self) -> dict:
-        return {
+        identity = {
             "name": self.name,
             "source": self.source,
             "sha256": self.sha256,
@@ -62,6 +63,9 @@ class Dataset:
             "train_size": self.train_size,
             "test_size": self.test_size,
         }
+        if self.tokenizer is not None:
+            identity["tokenizer"] = self.tokenizer
+        return identity
 
     def head(self, *, train: int | None = None, test: int | None = None) -> Dataset:
         """The first `train` / `test` samples of each split (None keeps the split whole).
@@ -85,6 +89,7 @@ class Dataset:
             y_train=self.y_train[:train],
             x_test=self.x_test[:test],
             y_test=self.y_test[:test],
+            tokenizer=self.tokenizer,
         )
 
 
@@ -143,11 +148,25 @@ def keras_imdb_rules(
 
 
 def load_imdb(path, *, num_words: int, max_len: int) -> Dataset:
-    raw = read_imdb_file(path)
+    """An imdb.npz file, or the Large Movie Review Dataset's archive or extracted directory
+    (recognised by content: aclimdb.kind_of), converted once by the versioned tokenizer and
+    cached; then Keras's rules either way. The dataset's sha256 is the file's (the archive's),
+    so `verify` asks for the same file the record was made from."""
+    from pathlib import Path
+
+    from lstm_repro import aclimdb
+
+    path = Path(path)
+    if aclimdb.kind_of(path) == "npz":
+        raw, sha, tokenizer = read_imdb_file(path), file_sha256(path), None
+    else:
+        sha = aclimdb.source_sha256(path)
+        raw = read_imdb_file(aclimdb.cached_conversion(path, sha))
+        tokenizer = aclimdb.tokenizer_name()
     arrays = keras_imdb_rules(
         raw.x_train, raw.y_train, raw.x_test, raw.y_test, num_words=num_words, max_len=max_len
     )
-    return Dataset("imdb", str(path), file_sha256(path), *arrays)
+    return Dataset("imdb", str(path), sha, *arrays, tokenizer=tokenizer)
 
 
 def load_dataset(

@@ -657,7 +657,14 @@ def named_imdb_path(explicit: str | None) -> tuple[str, Path] | None:
     if not path.exists():
         raise ReproError(f"{origin} {value}: no such file")
     if path.is_dir():
-        raise ReproError(f"{origin} {value}: is a directory; name the imdb.npz file in it")
+        from lstm_repro.aclimdb import review_root
+
+        if review_root(path) is None:
+            raise ReproError(
+                f"{origin} {value}: is a directory without the aclImdb layout (train/pos, "
+                "train/neg, test/pos, test/neg); name an imdb.npz file, the aclImdb_v1.tar.gz "
+                "archive or its extracted aclImdb/ directory"
+            )
     return origin, path
 
 

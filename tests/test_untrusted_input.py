@@ -19,6 +19,7 @@ import zlib
 from pathlib import Path
 
 import craft
+import craft_acl
 import numpy as np
 import pytest
 
@@ -407,3 +408,170 @@ def _run_fuzz(examples: int) -> None:
         f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     )
     assert proc.stdout.startswith("ok: "), proc.stdout
+
+
+# --------------------------------------------------------------------------- aclImdb archives
+
+
+class _Zeros:
+    """A file-like of n zero bytes, so a bomb is compressed without holding it in memory."""
+
+    def __init__(self, n: int):
+        self.left = n
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.left if size < 0 else min(size, self.left)
+        self.left -= size
+        return bytes(size)
+
+
+def _bomb_archive(size: int) -> bytes:
+    """The small archive plus a skipped member (train/unsup) of `size` zero bytes."""
+    import gzip
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with (
+        gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w|") as tar,
+    ):
+        for name, data in craft_acl.entries():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo("aclImdb/train/unsup/0_0.txt")
+        info.size = size
+        tar.addfile(info, _Zeros(size))
+    return buf.getvalue()
+
+
+def _with_review(split: str, label: str, name: str, data: bytes) -> bytes:
+    return craft_acl.archive([*craft_acl.entries(), (f"aclImdb/{split}/{label}/{name}", data)])
+
+
+def _without(split: str, label: str) -> bytes:
+    reviews = {k: v for k, v in craft_acl.SMALL.items() if k != (split, label)}
+    return craft_acl.archive(craft_acl.entries(reviews))
+
+
+def _flipped(data: bytes, at: float) -> bytes:
+    out = bytearray(data)
+    i = int(len(out) * at)
+    out[i : i + 16] = bytes(b ^ 0x5A for b in out[i : i + 16])
+    return bytes(out)
+
+
+_LARGE_VALID = craft_acl.archive(
+    [
+        *craft_acl.entries(),
+        *((f"aclImdb/train/pos/{i}_9.txt", b"words " * 400) for i in range(9, 60)),
+    ]
+)
+ARCHIVE_CASES = [
+    # (case, archive bytes, reason in the one-line error)
+    (
+        "symlink",
+        lambda: craft_acl.archive(
+            extra=[craft_acl.special("aclImdb/train/pos/9_9.txt", b"2", linkname="/etc/passwd")]
+        ),
+        "is a link",
+    ),
+    (
+        "hardlink",
+        lambda: craft_acl.archive(
+            extra=[craft_acl.special("aclImdb/train/pos/9_9.txt", b"1", linkname="aclImdb/README")]
+        ),
+        "is a link",
+    ),
+    (
+        "device",
+        lambda: craft_acl.archive(extra=[craft_acl.special("aclImdb/train/pos/9_9.txt", b"3")]),
+        "device",
+    ),
+    (
+        "fifo",
+        lambda: craft_acl.archive(extra=[craft_acl.special("aclImdb/x", b"6")]),
+        "FIFO",
+    ),
+    (
+        "absolute-name",
+        lambda: craft_acl.archive([*craft_acl.entries(), ("/tmp/lstm-repro-evil.txt", b"x")]),
+        "absolute name",
+    ),
+    (
+        "dot-dot-name",
+        lambda: craft_acl.archive([*craft_acl.entries(), ("aclImdb/../../evil.txt", b"x")]),
+        "'..'",
+    ),
+    ("truncated-gzip", lambda: _LARGE_VALID[: len(_LARGE_VALID) // 2], "truncated or corrupt gzip"),
+    ("corrupt-gzip", lambda: _flipped(_LARGE_VALID, 0.5), "corrupt"),
+    ("gzip-of-no-tar", lambda: __import__("gzip").compress(b"plain text\n" * 100), "corrupt tar"),
+    (
+        "non-utf8-review",
+        lambda: _with_review("train", "pos", "9_9.txt", b"caf\xe9 latin-1"),
+        "not UTF-8",
+    ),
+    ("empty-split", lambda: _without("test", "pos"), "aclImdb/test/pos: no reviews"),
+    (
+        "wrong-label-layout",
+        lambda: _with_review("train", "pos", "9_2.txt", b"rated 2 but filed as positive"),
+        "wrong label layout",
+    ),
+    (
+        "oversized-review",
+        lambda: _with_review("train", "neg", "9_1.txt", b"a" * (2 << 20)),
+        "a review is at most",
+    ),
+    (
+        "duplicate-member",
+        lambda: craft_acl.archive([*craft_acl.entries(), craft_acl.entries()[1]]),
+        "appears twice",
+    ),
+    ("bomb-in-a-skipped-member", lambda: _bomb_archive(400 << 20), "compression ratio over 100"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "build", "reason"), ARCHIVE_CASES, ids=[c[0] for c in ARCHIVE_CASES]
+)
+def test_a_crafted_archive_is_refused_in_one_line_with_bounded_resources(
+    tmp_path, case, build, reason
+):
+    """Kills, per case: an archive reader that extracts or follows links, writes outside its
+    folder, inflates a bomb while skipping it, lets a gzip/tar/UTF-8 exception escape as a
+    traceback, or trains on a split with one label or on mislabeled reviews. Nothing is
+    written outside the child's cache (an empty $XDG_CACHE_HOME)."""
+    path = craft.write(tmp_path / f"{case}.tar.gz", build())
+    cache = tmp_path / "cache"
+    assert_refused(path, reason, env={"XDG_CACHE_HOME": str(cache)})
+    assert not Path("/tmp/lstm-repro-evil.txt").exists()
+    assert not (tmp_path.parent / "evil.txt").exists()
+    assert not list(cache.rglob("*.npz")), "a refused archive left a conversion in the cache"
+
+
+def test_the_archive_bomb_really_decompresses_to_400_MB():
+    """Control for the bomb case: the archive is honest, 400 MB of tar from well under 1 MB,
+    so the ratio cap, not a parse error, is what refuses it."""
+    import gzip
+
+    data = _bomb_archive(400 << 20)
+    assert len(data) < 1 << 20
+    with gzip.GzipFile(fileobj=__import__("io").BytesIO(data)) as gz:
+        total = sum(len(chunk) for chunk in iter(lambda: gz.read(1 << 24), b""))
+    assert total > 400 << 20
+
+
+def test_a_valid_small_archive_passes_the_same_child_process(tmp_path):
+    """Control for the cases above: the honest archive they were cut from converts in the
+    same kind of child process, so each refusal above is the reader's, not a broken build."""
+    path = craft.write(tmp_path / "ok.tar.gz", _LARGE_VALID)
+    code, out, err, _, _ = run_measured(
+        "prepare-imdb",
+        str(path),
+        "--out",
+        str(tmp_path / "ok.npz"),
+        env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert code == 0, err
+    assert "tokenizer lstm-repro-words-v1" in out
