@@ -389,24 +389,27 @@ def cache_path(source_sha: str) -> Path:
     return cache_dir() / f"aclimdb-{source_sha[:32]}-{tokenizer_name()}.npz"
 
 
-def convert(path: Path, out: Path) -> Path:
-    """Read, tokenize and write `path` as a Keras-layout imdb.npz at `out`, atomically."""
+def convert(path: Path, out: Path):
+    """Read, tokenize and write `path` as a Keras-layout imdb.npz at `out`, atomically; the
+    raw arrays (x_train, y_train, x_test, y_test) that were written."""
     from lstm_repro.imdb import save_imdb_file
 
-    x_train, y_train, x_test, y_test = tokenize(read_reviews(path))
-    return save_imdb_file(out, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    arrays = tokenize(read_reviews(path))
+    x_train, y_train, x_test, y_test = arrays
+    save_imdb_file(out, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return arrays
 
 
-def cached_conversion(path: Path, source_sha: str) -> Path:
-    """The converted file for this source and tokenizer version, from the cache when its
-    recorded SHA-256 still matches and it parses; otherwise converted again and cached.
+def load_converted(path: Path, source_sha: str):
+    """The raw arrays of `path` (an archive or directory whose SHA-256 is `source_sha`) under
+    this tokenizer version: from the cache when the entry's recorded SHA-256 still matches and
+    it parses with the pickle-free reader (parsed once), otherwise converted and cached again.
 
     A stale, corrupt or foreign entry is rebuilt, never trusted; a cache that cannot be
-    written (read-only home) still gives the converted file, in a temporary directory."""
+    written (read-only home) still gives the conversion."""
     import logging
-    import tempfile
 
-    from lstm_repro.imdb import file_sha256, read_imdb_file
+    from lstm_repro.imdb import RawImdb, file_sha256, read_imdb_file
     from lstm_repro.records import write_atomic
 
     log = logging.getLogger(__name__)
@@ -415,30 +418,19 @@ def cached_conversion(path: Path, source_sha: str) -> Path:
     if target.is_file() and sidecar.is_file():
         try:
             if sidecar.read_text().strip() == file_sha256(target):
-                read_imdb_file(target)  # parses with the same pickle-free reader
-                return target
+                return read_imdb_file(target)
             log.warning("cached %s does not match its recorded hash: converting again", target)
-        except ReproError as e:
+        except (ReproError, OSError, UnicodeDecodeError) as e:
             log.warning("cached %s is unreadable (%s): converting again", target, e)
+    arrays = tokenize(read_reviews(path))  # a refused archive stops here, nothing cached
     try:
+        from lstm_repro.imdb import save_imdb_file
+
         target.parent.mkdir(parents=True, exist_ok=True)
-        convert(path, target)
+        x_train, y_train, x_test, y_test = arrays
+        save_imdb_file(target, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
         digest = file_sha256(target)
         write_atomic(sidecar, lambda f: f.write(f"{digest}\n".encode()))
-        return target
-    except ReproError as e:
-        if "cannot write" not in str(e) and "does not exist" not in str(e):
-            raise
-        log.warning(
-            "cannot cache the conversion in %s (%s): converting to a temporary file",
-            target.parent,
-            e,
-        )
-    except OSError as e:
-        log.warning(
-            "cannot cache the conversion in %s (%s): converting to a temporary file",
-            target.parent,
-            e.strerror or e,
-        )
-    scratch = Path(tempfile.mkdtemp(prefix="lstm-repro-aclimdb-")) / target.name
-    return convert(path, scratch)
+    except (ReproError, OSError) as e:
+        log.warning("cannot cache the conversion in %s (%s)", target.parent, e)
+    return RawImdb(*arrays)

@@ -161,7 +161,7 @@ def load_imdb(path, *, num_words: int, max_len: int) -> Dataset:
         raw, sha, tokenizer = read_imdb_file(path), file_sha256(path), None
     else:
         sha = aclimdb.source_sha256(path)
-        raw = read_imdb_file(aclimdb.cached_conversion(path, sha))
+        raw = aclimdb.load_converted(path, sha)
         tokenizer = aclimdb.tokenizer_name()
     arrays = keras_imdb_rules(
         raw.x_train, raw.y_train, raw.x_test, raw.y_test, num_words=num_words, max_len=max_len

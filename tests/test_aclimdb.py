@@ -150,20 +150,30 @@ def test_a_cached_conversion_is_reused_and_a_corrupt_or_stale_one_rebuilt(
     """Kills: a cache that is never read (converting every time), one trusted without its
     hash (a flipped byte then trains on other data), or one that raises instead of rebuilding."""
     sha = aclimdb.source_sha256(small_archive)
-    first = aclimdb.cached_conversion(small_archive, sha)
-    good = first.read_bytes()
-    real_convert = aclimdb.convert
+    fresh = aclimdb.load_converted(small_archive, sha)
+    entry = aclimdb.cache_path(sha)
+    good = entry.read_bytes()
+    real_read = aclimdb.read_reviews
     calls = []
-    monkeypatch.setattr(aclimdb, "convert", lambda *a: calls.append(1) or real_convert(*a))
-    assert aclimdb.cached_conversion(small_archive, sha) == first and calls == []
+    monkeypatch.setattr(aclimdb, "read_reviews", lambda p: calls.append(1) or real_read(p))
+    cached = aclimdb.load_converted(small_archive, sha)
+    assert calls == [] and _raw_equal(cached, fresh)
     corrupt = bytearray(good)
     corrupt[len(corrupt) // 2] ^= 0xFF
-    first.write_bytes(bytes(corrupt))
-    assert aclimdb.cached_conversion(small_archive, sha) == first and calls == [1]
-    assert first.read_bytes() == good
-    first.with_suffix(".sha256").write_text("0" * 64 + "\n")  # stale record of the hash
-    aclimdb.cached_conversion(small_archive, sha)
-    assert calls == [1, 1] and first.read_bytes() == good
+    entry.write_bytes(bytes(corrupt))
+    assert _raw_equal(aclimdb.load_converted(small_archive, sha), fresh) and calls == [1]
+    assert entry.read_bytes() == good
+    entry.with_suffix(".sha256").write_text("0" * 64 + "\n")  # a stale record of the hash
+    aclimdb.load_converted(small_archive, sha)
+    assert calls == [1, 1] and entry.read_bytes() == good
+
+
+def _raw_equal(a, b) -> bool:
+    return all(
+        [np.asarray(r).tolist() for r in getattr(a, k)]
+        == [np.asarray(r).tolist() for r in getattr(b, k)]
+        for k in ("x_train", "y_train", "x_test", "y_test")
+    )
 
 
 def test_an_unwritable_cache_still_gives_the_conversion(small_archive, tmp_path, monkeypatch):
@@ -171,8 +181,8 @@ def test_an_unwritable_cache_still_gives_the_conversion(small_archive, tmp_path,
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    path = aclimdb.cached_conversion(small_archive, aclimdb.source_sha256(small_archive))
-    assert read_imdb_file(path).y_train.tolist() == [0, 0, 1, 1]
+    raw = aclimdb.load_converted(small_archive, aclimdb.source_sha256(small_archive))
+    assert raw.y_train.tolist() == [0, 0, 1, 1]
 
 
 def test_the_entry_cap_is_checked_before_the_next_member_is_read(tmp_path, monkeypatch):
