@@ -123,7 +123,11 @@ def _add_run_options(parser: argparse.ArgumentParser, *, with_seed: bool = True)
         help="auto (default): real IMDB when found, else the synthetic corpus; memory-early / "
         "memory-late: the 70-step memory task",
     )
-    parser.add_argument("--imdb-path", metavar="FILE", help="an imdb.npz in Keras's layout")
+    parser.add_argument(
+        "--imdb-path",
+        metavar="FILE",
+        help="an imdb.npz in Keras's layout, the aclImdb archive, or an extracted aclImdb/",
+    )
     parser.add_argument(
         "--model",
         choices=tuple(VARIANTS),
