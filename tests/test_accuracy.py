@@ -201,3 +201,22 @@ def test_the_short_configuration_reaches_the_same_floor_on_every_backend(engine,
     assert proc.returncode == 0, proc.stderr[-2000:]
     measured = json.loads(out.read_text())["test_accuracy"]
     _assert_at_least(measured, prediction_floor(_distribution(spec)), f"fused-lstm on {engine}")
+
+
+def test_the_committed_real_review_distributions_are_ten_seeds_with_per_epoch_curves():
+    """benchmarks/baselines/accuracy-real.json (`lstm-repro seeds --n 10` on the labeled
+    archive): each distribution holds seeds 0-9 of the chapter's configuration, each with its
+    four per-epoch test accuracies (the chapter validates every epoch) and the tokenizer named.
+    Kills: a floor derived from fewer seeds, or curves dropped when the file is regenerated."""
+    path = BASELINES.with_name("accuracy-real.json")
+    chapter = {k: v for k, v in TrainConfig().to_dict().items() if k != "seed"}
+    collection = json.loads(path.read_text())
+    assert collection["distributions"]
+    for entry in collection["distributions"]:
+        runs = entry["runs"]
+        assert sorted(r["config"]["seed"] for r in runs) == list(range(10))
+        for r in runs:
+            assert {k: v for k, v in r["config"].items() if k != "seed"} == chapter
+            assert len(r["history"]) == 4 and r["history"][-1] == r["test_accuracy"]
+        assert entry["spec"]["data"] in ("imdb", "auto")
+    assert collection["measured"]["tokenizer"] == "lstm-repro-words-v1"

@@ -2,7 +2,8 @@
 the spec, the summary and each seed's accuracy and weights hash (the full records stay in the
 run directory), plus how and where they were measured.
 
-Usage: python benchmarks/accuracy/collect.py RUN_DIR OUT.json
+Usage: python benchmarks/accuracy/collect.py RUN_DIR OUT.json [HOW]
+(HOW: the command that made the runs, when it was not benchmarks/accuracy/run.sh)
 """
 
 from __future__ import annotations
@@ -34,7 +35,17 @@ def slim(doc: dict) -> dict:
     }
 
 
-def main(run_dir: Path, out: Path) -> None:
+def _tokenizer(docs) -> dict:
+    """The tokenizer that made the runs' data (real reviews from the aclImdb archive), if any."""
+    names = {r["dataset"].get("tokenizer") for d in docs for r in d["runs"]}
+    names.discard(None)
+    return {"tokenizer": names.pop()} if len(names) == 1 else {}
+
+
+RUN_SH = "bash benchmarks/accuracy/run.sh DIR (lstm-repro seeds --n 10 --jobs 2 ...)"
+
+
+def main(run_dir: Path, out: Path, how: str = RUN_SH) -> None:
     docs = [json.loads(p.read_text()) for p in sorted(run_dir.glob("*.json"))]
     docs = [d for d in docs if isinstance(d.get("runs"), list) and "summary" in d]
     env = docs[0]["runs"][0]["environment"]
@@ -42,9 +53,10 @@ def main(run_dir: Path, out: Path) -> None:
         out,
         {
             "measured": {
-                "how": "bash benchmarks/accuracy/run.sh DIR (lstm-repro seeds --n 10 --jobs 2 ...)",
+                "how": how,
                 "where": f"{env['device']}, {env['cpu_flags']}",
                 "versions": {k: env[k] for k in ("python", "tensorflow", "keras", "numpy")},
+                **_tokenizer(docs),
             },
             "distributions": [slim(d) for d in docs],
         },
@@ -53,4 +65,4 @@ def main(run_dir: Path, out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:4])
