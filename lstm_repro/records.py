@@ -232,10 +232,18 @@ def _flatten(value, prefix: str = "") -> dict:
     return {prefix.rstrip("."): value}
 
 
+# Compared by package_differences against what is installed, not against what the other
+# process happened to import: a record made in a pytest worker imported hypothesis, a rerun in
+# a fresh process does not, and that is no difference in the environment.
+_PER_PROCESS = ("packages.", "lock.differs.")
+
+
 def environment_differences(recorded: dict, current: dict) -> list[tuple[str, object, object]]:
-    """(key, recorded, now) for every environment entry that differs."""
+    """(key, recorded, now) for every environment entry that differs (imported packages
+    apart: package_differences)."""
     a, b = _flatten(recorded or {}), _flatten(current or {})
-    return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    keys = sorted(k for k in set(a) | set(b) if not k.startswith(_PER_PROCESS))
+    return [(k, a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)]
 
 
 # "numerically close": every per-step loss within this relative difference and the final test

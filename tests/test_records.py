@@ -228,3 +228,25 @@ def test_vendored_copies_on_sys_path_are_not_recorded_as_installed_packages():
     for name in packages:
         where = Path(str(importlib.metadata.distribution(name).locate_file("")))
         assert "_vendor" not in where.parts, f"{name} recorded from {where}"
+
+
+def test_environment_differences_leave_imported_packages_to_package_differences():
+    """A record made in a process that imported more (a pytest worker: hypothesis) against a
+    fresh rerun: no 'packages.hypothesis: 6.x -> None' line, while a changed lock or library
+    is still listed. Kills: every verify of a record made under pytest listing the packages
+    the rerun did not happen to import as differences."""
+    from lstm_repro.records import environment_differences
+
+    lock = {"file": "requirements/ci.txt", "sha256": "a" * 64, "differs": {}}
+    recorded = {
+        "numpy": "2.0",
+        "packages": {"hypothesis": "6.1", "numpy": "2.0"},
+        "lock": {**lock, "differs": {"numpy": {"locked": "1.9", "installed": "2.0"}}},
+    }
+    fresh = {"numpy": "2.0", "packages": {"numpy": "2.0"}, "lock": lock}
+    assert environment_differences(recorded, fresh) == []
+    changed = {**fresh, "numpy": "2.1", "lock": {**lock, "sha256": "b" * 64}}
+    assert environment_differences(recorded, changed) == [
+        ("lock.sha256", "a" * 64, "b" * 64),
+        ("numpy", "2.0", "2.1"),
+    ]
