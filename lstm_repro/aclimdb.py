@@ -66,7 +66,6 @@ MAX_REVIEWS = 1_000_000  # both splits
 MAX_TEXT_BYTES = 1 << 30  # all reviews kept in memory
 
 GZIP_MAGIC = b"\x1f\x8b"
-ZIP_MAGIC = b"PK"
 _REVIEW = re.compile(r"^aclImdb/(train|test)/(pos|neg)/([^/]+\.txt)$")
 _ID_RATING = re.compile(r"^(\d+)_(\d+)\.txt$")
 
@@ -92,12 +91,7 @@ def kind_of(path: Path) -> str:
     if not path.exists():
         raise ReproError(f"{path}: no such file")
     if path.is_dir():
-        if review_root(path) is None:
-            raise ReproError(
-                f"{path}: is a directory without the aclImdb layout "
-                "(train/pos, train/neg, test/pos, test/neg); name an imdb.npz file, the "
-                "aclImdb_v1.tar.gz archive or its extracted aclImdb/ directory"
-            )
+        require_review_root(path, where=str(path))
         return "directory"
     if not stat.S_ISREG(path.stat().st_mode):
         return "npz"  # a FIFO would block an open(); the npz reader refuses it in one line
@@ -117,6 +111,19 @@ def review_root(path: Path) -> Path | None:
         if all((root / s / label).is_dir() for s in SPLITS for label in LABELS):
             return root
     return None
+
+
+def require_review_root(path: Path, *, where: str) -> Path:
+    """review_root(path), or the one-line error for a directory without the layout (`where`
+    names it as the user gave it)."""
+    root = review_root(path)
+    if root is None:
+        raise ReproError(
+            f"{where}: is a directory without the aclImdb layout (train/pos, train/neg, "
+            "test/pos, test/neg); name an imdb.npz file, the aclImdb_v1.tar.gz archive or its "
+            "extracted aclImdb/ directory"
+        )
+    return root
 
 
 # --------------------------------------------------------------------------- the archive
@@ -309,10 +316,7 @@ def read_reviews(path: str | os.PathLike) -> Reviews:
     path = Path(path)
     try:
         if path.is_dir():
-            root = review_root(path)
-            if root is None:
-                kind_of(path)  # raises the layout error
-            found = _read_directory(root)
+            found = _read_directory(require_review_root(path, where=str(path)))
         else:
             size = path.stat().st_size
             if size > MAX_ARCHIVE_BYTES:
@@ -389,14 +393,18 @@ def cache_path(source_sha: str) -> Path:
     return cache_dir() / f"aclimdb-{source_sha[:32]}-{tokenizer_name()}.npz"
 
 
+def _save(out: Path, arrays) -> None:
+    from lstm_repro.imdb import save_imdb_file
+
+    x_train, y_train, x_test, y_test = arrays
+    save_imdb_file(out, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+
+
 def convert(path: Path, out: Path):
     """Read, tokenize and write `path` as a Keras-layout imdb.npz at `out`, atomically; the
     raw arrays (x_train, y_train, x_test, y_test) that were written."""
-    from lstm_repro.imdb import save_imdb_file
-
     arrays = tokenize(read_reviews(path))
-    x_train, y_train, x_test, y_test = arrays
-    save_imdb_file(out, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    _save(out, arrays)
     return arrays
 
 
@@ -424,11 +432,8 @@ def load_converted(path: Path, source_sha: str):
             log.warning("cached %s is unreadable (%s): converting again", target, e)
     arrays = tokenize(read_reviews(path))  # a refused archive stops here, nothing cached
     try:
-        from lstm_repro.imdb import save_imdb_file
-
         target.parent.mkdir(parents=True, exist_ok=True)
-        x_train, y_train, x_test, y_test = arrays
-        save_imdb_file(target, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        _save(target, arrays)
         digest = file_sha256(target)
         write_atomic(sidecar, lambda f: f.write(f"{digest}\n".encode()))
     except (ReproError, OSError) as e:

@@ -657,14 +657,9 @@ def named_imdb_path(explicit: str | None) -> tuple[str, Path] | None:
     if not path.exists():
         raise ReproError(f"{origin} {value}: no such file")
     if path.is_dir():
-        from lstm_repro.aclimdb import review_root
+        from lstm_repro.aclimdb import require_review_root
 
-        if review_root(path) is None:
-            raise ReproError(
-                f"{origin} {value}: is a directory without the aclImdb layout (train/pos, "
-                "train/neg, test/pos, test/neg); name an imdb.npz file, the aclImdb_v1.tar.gz "
-                "archive or its extracted aclImdb/ directory"
-            )
+        require_review_root(path, where=f"{origin} {value}")
     return origin, path
 
 
