@@ -503,7 +503,7 @@ def _prepare_imdb(args) -> int:
     from lstm_repro.imdb import file_sha256, named_imdb_path
     from lstm_repro.records import check_writable
 
-    _, source = named_imdb_path(args.archive)
+    _, source = named_imdb_path(args.archive, flag="ARCHIVE")
     check_writable(args.out, flag="--out")
     if os.path.lexists(args.out) and not args.force:
         raise ReproError(f"{args.out} exists; pass --force to replace it")

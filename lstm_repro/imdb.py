@@ -640,15 +640,15 @@ def keras_cache_path() -> Path:
     return Path(base) / "datasets" / "imdb.npz"
 
 
-def named_imdb_path(explicit: str | None) -> tuple[str, Path] | None:
-    """The file the user named (--imdb-path, then $LSTM_REPRO_IMDB), or None if neither.
+def named_imdb_path(explicit: str | None, *, flag: str = "--imdb-path") -> tuple[str, Path] | None:
+    """The file the user named (`flag`, then $LSTM_REPRO_IMDB), or None if neither.
 
     A named path must be a readable regular file: a typo is an error, never a fallback.
     """
     if explicit is not None:
         if not explicit.strip():
-            raise ReproError("--imdb-path is empty; give the path of an imdb.npz file")
-        origin, value = "--imdb-path", explicit
+            raise ReproError(f"{flag} is empty; give the path of an imdb.npz file")
+        origin, value = flag, explicit
     elif os.environ.get(IMDB_ENV, "").strip():
         origin, value = f"${IMDB_ENV}", os.environ[IMDB_ENV]
     else:

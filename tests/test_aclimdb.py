@@ -127,6 +127,10 @@ def test_prepare_imdb_writes_a_file_keras_load_data_reads_like_our_reader(
     np.testing.assert_array_equal(ours.y_test, kyt)
     assert main(["prepare-imdb", str(small_archive), "--out", str(out)]) == 2  # no overwrite
     assert "exists; pass --force" in capsys.readouterr().err
+    # The positional ARCHIVE is named as such, not as --imdb-path, when it is wrong.
+    missing = tmp_path / "missing.tar.gz"
+    assert main(["prepare-imdb", str(missing), "--out", str(tmp_path / "o.npz")]) == 2
+    assert capsys.readouterr().err == f"lstm-repro: error: ARCHIVE {missing}: no such file\n"
 
 
 def test_an_archive_named_by_the_user_is_what_the_run_trains_on(small_archive, cache):
