@@ -121,7 +121,8 @@ def _add_run_options(parser: argparse.ArgumentParser, *, with_seed: bool = True)
         "--data",
         choices=DATA_CHOICES,
         help="auto (default): real IMDB when found, else the synthetic corpus; memory-early / "
-        "memory-late: the 70-step memory task",
+        "memory-late: the 70-step memory task; imdb-early / imdb-late: the same probe on real "
+        "reviews (their last 10 tokens first or last of max_len, the rest padding)",
     )
     parser.add_argument(
         "--imdb-path",
@@ -204,11 +205,12 @@ def _run_spec(args, *, seed: int | None = None):
 def _check_run(spec) -> None:
     """What can be known wrong before data, TensorFlow or training: memory, the data's name."""
     from lstm_repro.config import check_fits_in_memory, variant
+    from lstm_repro.data import IMDB_KINDS
     from lstm_repro.imdb import named_imdb_path
     from lstm_repro.records import available_memory_bytes
 
     check_fits_in_memory(variant(spec.model), spec.config, available_bytes=available_memory_bytes())
-    if spec.data in ("auto", "imdb"):
+    if spec.data in IMDB_KINDS:
         named_imdb_path(spec.imdb_path)
 
 
@@ -234,17 +236,22 @@ def _reproduce(args) -> int:
         tensorboard = output_dir(args.tensorboard, flag="--tensorboard")
     _check_outputs(args)
     data = load_for(spec)
-    banner = {
-        "synthetic": "SYNTHETIC corpus (not IMDB)",
-        "memory-task": "the synthetic 70-step MEMORY TASK (not IMDB)",
-        "imdb": "IMDB (official file)"
+    imdb = (
+        "IMDB (official file)"
         if data.identity()["official"]
         else (
             f"IMDB reviews from the Large Movie Review Dataset, tokenized by {data.tokenizer} "
             "(not Keras's imdb.npz)"
             if data.tokenizer
             else "IMDB-format file (NOT the official IMDB: its sha256 differs)"
-        ),
+        )
+    )
+    banner = {
+        "synthetic": "SYNTHETIC corpus (not IMDB)",
+        "memory-task": "the synthetic 70-step MEMORY TASK (not IMDB)",
+        "imdb": imdb,
+        "imdb-early": f"MEMORY PROBE on real reviews (last 10 tokens placed FIRST): {imdb}",
+        "imdb-late": f"MEMORY PROBE on real reviews (last 10 tokens placed last): {imdb}",
     }[data.name]
     print(
         f"data: {banner}: {data.train_size} train / {data.test_size} test reviews "
@@ -276,7 +283,7 @@ def _reproduce(args) -> int:
 
 def _verify(args) -> int:
     from lstm_repro.config import RunSpec
-    from lstm_repro.data import load_for
+    from lstm_repro.data import IMDB_KINDS, load_for
     from lstm_repro.records import read_json
 
     record = read_json(args.record, what="result record")
@@ -299,7 +306,7 @@ def _verify(args) -> int:
     if data.sha256 != recorded:
         hint = (
             "pass --imdb-path with the file the record was made from"
-            if spec.data in ("imdb", "auto")
+            if spec.data in IMDB_KINDS
             else "the generator or its inputs changed since the record was made"
         )
         raise ReproError(

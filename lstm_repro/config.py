@@ -135,7 +135,7 @@ class RunSpec:
 
     model: str
     config: TrainConfig
-    data: str = "auto"  # auto | imdb | synthetic | memory-early | memory-late
+    data: str = "auto"  # one of data.DATA_CHOICES
     imdb_path: str | None = None
     train_samples: int | None = None
     test_samples: int | None = None
@@ -162,7 +162,7 @@ class RunSpec:
                 return cls.from_dict(record["spec"])
             dataset = record["dataset"]
             name, source = dataset["name"], dataset["source"]
-            data = {"imdb": "imdb", "synthetic": "synthetic"}.get(name)
+            data = {"synthetic": "synthetic"}.get(name, name if name.startswith("imdb") else None)
             if name == "memory-task":
                 data = "memory-" + ("early" if "position=early" in source else "late")
             if data is None:
@@ -171,7 +171,7 @@ class RunSpec:
                 model=record["model"],
                 config=TrainConfig.from_dict(record["config"]),
                 data=data,
-                imdb_path=source if data == "imdb" else None,
+                imdb_path=source if data.startswith("imdb") else None,
                 train_samples=dataset["train_size"],
                 test_samples=dataset["test_size"],
             )

@@ -30,14 +30,28 @@ log = logging.getLogger(__name__)
 START_CHAR = 1  # Keras: marks the start of each review
 OOV_CHAR = 2  # Keras: replaces ids >= num_words
 KERAS_SHUFFLE_SEED = 113  # Keras load_data's default `seed`
-DATA_CHOICES = ("auto", "imdb", "synthetic", "memory-early", "memory-late")
+DATA_CHOICES = (
+    "auto",
+    "imdb",
+    "synthetic",
+    "memory-early",
+    "memory-late",
+    "imdb-early",
+    "imdb-late",
+)
+IMDB_KINDS = ("auto", "imdb", "imdb-early", "imdb-late")  # the kinds that read --imdb-path
+# The real-review memory probe (imdb-early / imdb-late): each review's last REVIEW_WINDOW tokens
+# (its closing words, kept by the chapter's "pre" truncation), placed first or last among
+# max_len steps, the rest padding. At max_len 80 the early evidence ends 70 steps before the
+# read-out, as in the synthetic memory task (make_memory_task's window of 10).
+REVIEW_WINDOW = 10
 
 
 @dataclass(frozen=True)
 class Dataset:
     """Padded (n, max_len) int32 reviews and int32 {0,1} labels, plus where they came from."""
 
-    name: str  # "imdb", "synthetic" or "memory-task"
+    name: str  # "imdb", "imdb-early", "imdb-late", "synthetic" or "memory-task"
     source: str  # file path, or a description of the generator call
     sha256: str  # of the file (imdb) or of the padded arrays (generated)
     x_train: np.ndarray
@@ -180,7 +194,8 @@ def load_dataset(
     test_samples: int | None = None,
     synthetic_size: int = 25000,
 ) -> Dataset:
-    """`imdb`, `synthetic`, `memory-early` / `memory-late` (the 70-step memory task), or `auto`.
+    """`imdb`, `synthetic`, `memory-early` / `memory-late` (the 70-step memory task),
+    `imdb-early` / `imdb-late` (the same probe on real reviews: place_window), or `auto`.
 
     `auto` trains on IMDB when it can be had and on the synthetic corpus only when the user
     named no file: a file named by --imdb-path or $LSTM_REPRO_IMDB is used or is an error.
@@ -192,7 +207,7 @@ def load_dataset(
     for flag, n in (("--train-samples", train_samples), ("--test-samples", test_samples)):
         if n is not None and n <= 0:
             raise ReproError(f"{flag} must be a positive integer, got {n}")
-    if kind in ("synthetic", "memory-early", "memory-late") and imdb_path is not None:
+    if kind not in IMDB_KINDS and imdb_path is not None:
         raise ReproError(f"--imdb-path was given with --data {kind}; drop one of them")
     if kind.startswith("memory-"):
         return make_memory_task(
@@ -210,6 +225,13 @@ def load_dataset(
             seed=seed,
             num_words=num_words,
             max_len=max_len,
+        )
+    if kind in ("imdb-early", "imdb-late"):
+        if max_len <= REVIEW_WINDOW:
+            raise ReproError(f"--data {kind} needs max_len above {REVIEW_WINDOW}, got {max_len}")
+        dataset = load_imdb(locate_imdb(imdb_path), num_words=num_words, max_len=REVIEW_WINDOW)
+        return place_window(dataset, max_len=max_len, position=kind.removeprefix("imdb-")).head(
+            train=train_samples, test=test_samples
         )
     if kind == "auto" and named_imdb_path(imdb_path) is None:
         try:
@@ -229,6 +251,32 @@ def load_dataset(
         path = locate_imdb(imdb_path)
     dataset = load_imdb(path, num_words=num_words, max_len=max_len)
     return dataset.head(train=train_samples, test=test_samples)
+
+
+def place_window(dataset: Dataset, *, max_len: int, position: str) -> Dataset:
+    """The memory probe on real reviews: `dataset`'s padded rows (the window) put at the first
+    ("early") or last ("late", the chapter's layout) steps of max_len, the other steps padding
+    (0). Same tokens, same labels, same order either way: only their distance to the last step,
+    where the classifier reads the state, changes."""
+    if position not in ("early", "late"):
+        raise ReproError(f"position must be 'early' or 'late', got {position!r}")
+    window = dataset.x_train.shape[1]
+    span = slice(0, window) if position == "early" else slice(max_len - window, max_len)
+    placed = []
+    for x in (dataset.x_train, dataset.x_test):
+        out = np.zeros((len(x), max_len), dtype=np.int32)  # (n, max_len)
+        out[:, span] = x
+        placed.append(out)
+    return Dataset(
+        name=f"imdb-{position}",
+        source=dataset.source,
+        sha256=dataset.sha256,
+        x_train=placed[0],
+        y_train=dataset.y_train,
+        x_test=placed[1],
+        y_test=dataset.y_test,
+        tokenizer=dataset.tokenizer,
+    )
 
 
 # --------------------------------------------------------------------------- batching

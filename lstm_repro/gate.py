@@ -306,6 +306,9 @@ def _variant_rows(rows: list[SpeedRow]) -> list[SpeedRow]:
 
 
 # --------------------------------------------------------------------------- accuracy
+# An accuracy change counts when a one-sided Welch t-test gives p < ALPHA and it is at least
+# MIN_EFFECT (one accuracy point): gate-accuracy's defaults, and claims.py's real-review rules.
+ALPHA, MIN_EFFECT = 0.05, 0.01
 
 
 @dataclass(frozen=True)
@@ -339,12 +342,38 @@ def summarise(accuracies) -> dict:
     return summary
 
 
-def spec_key(spec: dict) -> str:
-    """A run spec with its seed removed: what two distributions must share to be compared."""
+def spec_key(spec: dict, dataset: dict | None = None) -> str:
+    """A run spec with its seed removed: what two distributions must share to be compared.
+
+    With the identity of the data the runs trained on (a result's "dataset"), real reviews are
+    keyed by what was read, not by how it was named: `--data auto --imdb-path /a/x.tar.gz` and
+    `--data imdb --imdb-path ../x.tar.gz` on the same archive share a key (its SHA-256 and the
+    tokenizer), and two different files never do."""
     import json
 
     config = {k: v for k, v in spec.get("config", {}).items() if k != "seed"}
-    return json.dumps({**spec, "config": config}, sort_keys=True)
+    keyed = {**spec, "config": config}
+    name = dataset.get("name") if isinstance(dataset, dict) else None
+    if name in ("imdb", "imdb-early", "imdb-late"):
+        keyed.pop("imdb_path", None)
+        keyed.update(
+            data=name, dataset_sha256=dataset.get("sha256"), tokenizer=dataset.get("tokenizer")
+        )
+    return json.dumps(keyed, sort_keys=True)
+
+
+def runs_dataset(doc: dict) -> dict | None:
+    """The one dataset identity a seeds document's runs share (None: not recorded, or mixed).
+    A collection entry (benchmarks/baselines/accuracy.json) carries it as "dataset"."""
+    if isinstance(doc.get("dataset"), dict):
+        return doc["dataset"]
+    runs = doc.get("runs") if isinstance(doc.get("runs"), list) else []
+    found = [r.get("dataset") for r in runs if isinstance(r, dict)]
+    if found and all(isinstance(d, dict) for d in found):
+        keys = {(d.get("name"), d.get("sha256"), d.get("tokenizer")) for d in found}
+        if len(keys) == 1:
+            return found[0]
+    return None
 
 
 def parse_distribution(doc: dict, *, path: str, like: Distribution | None = None) -> Distribution:
@@ -356,7 +385,8 @@ def parse_distribution(doc: dict, *, path: str, like: Distribution | None = None
         for i, entry in enumerate(doc["distributions"]):
             if not isinstance(entry, dict):
                 raise ReproError(f"{path}: distributions[{i}] is not an object")
-            if isinstance(entry.get("spec"), dict) and spec_key(entry["spec"]) == like.key:
+            spec = entry.get("spec")
+            if isinstance(spec, dict) and spec_key(spec, runs_dataset(entry)) == like.key:
                 return parse_distribution(entry, path=f"{path} (distributions[{i}])")
         raise ReproError(f"{path}: no distribution with the current run's model, config and data")
     runs = doc.get("runs")
@@ -382,8 +412,32 @@ def parse_distribution(doc: dict, *, path: str, like: Distribution | None = None
         else {"model": next(iter(models)), "config": configs[0]}
     )
     return Distribution(
-        next(iter(models)), tuple(accuracies), tuple(seeds), configs[0], spec_key(spec)
+        next(iter(models)),
+        tuple(accuracies),
+        tuple(seeds),
+        configs[0],
+        spec_key(spec, runs_dataset(doc)),
     )
+
+
+def difference_test(a, b) -> dict:
+    """Is distribution `a` higher than `b`? mean(a) - mean(b), the one-sided p-values of a
+    Welch t-test and a Mann-Whitney U test (a greater), and the two-sided 95% Welch interval
+    of the difference (its lower end is what a non-inferiority margin is checked against)."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if min(len(a), len(b)) < 2:
+        raise ReproError("each distribution needs at least 2 seeds for a test")
+    welch = stats.ttest_ind(a, b, equal_var=False, alternative="greater")
+    low, high = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    return {
+        "difference": float(a.mean() - b.mean()),
+        "welch_p": float(welch.pvalue),
+        "mwu_p": float(stats.mannwhitneyu(a, b, alternative="greater").pvalue),
+        "ci_low": float(low),
+        "ci_high": float(high),
+    }
 
 
 def prediction_floor(accuracies, *, confidence: float = 0.999) -> float:
@@ -426,8 +480,8 @@ def compare_accuracy(
     baseline: dict,
     current: dict,
     *,
-    min_effect: float = 0.01,
-    alpha: float = 0.05,
+    min_effect: float = MIN_EFFECT,
+    alpha: float = ALPHA,
     names: tuple[str, str] = ("baseline", "current"),
 ) -> AccuracyReport:
     """A regression: current's mean accuracy is significantly lower (one-sided Welch t-test,

@@ -444,10 +444,20 @@ def claims_section(found) -> str:
             outcomes = c.get("test_outcomes", {})
             failed = sum(v == "failed" for v in outcomes.values())
             checks = f"{len(outcomes)} tests" + (f", {failed} FAILED" if failed else "")
-            rows.append(
-                [c["id"], c["title"], c["section"], f"**{c['verdict']}**", c["reason"], checks]
-            )
+            rows.append([c["id"], c["title"], c["section"], _verdict_cell(c), c["reason"], checks])
     return _md_table(["id", "claim", "chapter", "verdict", "measured", "checks"], rows)
+
+
+def _verdict_cell(claim: dict) -> str:
+    """The headline verdict; where the synthetic corpus and real reviews both decided the claim,
+    each with its data named (they can differ: README, "Real reviews")."""
+    from lstm_repro.claims import UNCHECKED
+
+    by = claim.get("by_data") or {}
+    real, synthetic = by.get("real reviews", {}), by.get("synthetic", {})
+    if UNCHECKED in (real.get("verdict", UNCHECKED), synthetic.get("verdict", UNCHECKED)):
+        return f"**{claim['verdict']}**"
+    return f"**{real['verdict']}** on real reviews; {synthetic['verdict']} on synthetic"
 
 
 def results_section(found) -> str:
@@ -496,7 +506,7 @@ def seeds_section(found) -> str:
         rows.append(
             [
                 spec["model"],
-                _data_label(spec),
+                _data_label(spec, d.get("dataset")),
                 spec["config"]["epochs"],
                 _changed_settings(spec["config"]),
                 s["n"],
@@ -538,11 +548,18 @@ def _changed_settings(config: dict) -> str:
 
 def _seeds_key(d: dict):
     spec = d["spec"]
-    return (_data_label(spec), spec["config"]["epochs"], spec["model"])
+    return (_data_label(spec, d.get("dataset")), spec["config"]["epochs"], spec["model"])
 
 
-def _data_label(spec: dict) -> str:
+def _data_label(spec: dict, dataset: dict | None = None) -> str:
+    """What a distribution trained on: the data asked for, or, where its runs' data is
+    recorded, what was read (real reviews are named by their tokenizer and file hash)."""
     sizes = f"{spec.get('train_samples') or 25000}/{spec.get('test_samples') or 25000}"
+    if dataset and dataset.get("tokenizer"):
+        return f"real reviews ({dataset['tokenizer']}, {dataset['sha256'][:8]}) {sizes}"
+    if dataset and dataset.get("name") == "imdb":
+        official = "imdb.npz" if dataset.get("official") else "IMDB-format file"
+        return f"{official} ({dataset['sha256'][:8]}) {sizes}"
     return f"{spec['data']} {sizes}"
 
 

@@ -134,12 +134,13 @@ def test_prepare_imdb_writes_a_file_keras_load_data_reads_like_our_reader(
 
 
 def test_an_archive_named_by_the_user_is_what_the_run_trains_on(small_archive, cache):
-    """--imdb-path ARCHIVE (and auto): the dataset is the archive's, by its SHA-256, not
-    official, naming the tokenizer; the conversion is cached under $XDG_CACHE_HOME. Kills: a
-    record that calls the conversion Keras's file, or the conversion's hash standing in for
-    the archive's (verify would then ask for a file the user never had)."""
-    for kind in ("imdb", "auto"):
-        data = load_dataset(kind, num_words=50, max_len=10, seed=0, imdb_path=str(small_archive))
+    """--imdb-path ARCHIVE (and auto, and the memory probe's imdb-early / imdb-late): the
+    dataset is the archive's, by its SHA-256, not official, naming the tokenizer; the
+    conversion is cached under $XDG_CACHE_HOME. Kills: a record that calls the conversion
+    Keras's file, or the conversion's hash standing in for the archive's (verify would then
+    ask for a file the user never had)."""
+    for kind in ("imdb", "auto", "imdb-early", "imdb-late"):
+        data = load_dataset(kind, num_words=50, max_len=12, seed=0, imdb_path=str(small_archive))
         identity = data.identity()
         assert identity["sha256"] == hashlib.sha256(small_archive.read_bytes()).hexdigest()
         assert identity["official"] is False

@@ -62,6 +62,108 @@ def test_memory_claims_follow_the_measured_accuracies():
     assert verdict == FAILS and "forget-gate bias 3" in reason
 
 
+def _probe(rnn_early, rnn_late=0.75, lstm_early=0.7, lstm_late=0.75) -> dict:
+    return {
+        "real_rnn_early_accuracy": rnn_early,
+        "real_rnn_late_accuracy": rnn_late,
+        "real_lstm_early_accuracy": lstm_early,
+        "real_lstm_late_accuracy": lstm_late,
+    }
+
+
+def _real(claim_id: str, **figures) -> tuple[str, str]:
+    (result,) = [
+        c for c in evaluate({claim_id: [{"test": "t", "figures": figures}]}) if c["id"] == claim_id
+    ]
+    return result["by_data"]["real reviews"]["verdict"], result["by_data"]["real reviews"]["reason"]
+
+
+def test_the_real_memory_probe_decides_at_its_edges():
+    """C2 on real reviews: kept fraction (early - 0.5) / (late - 0.5) under 0.2 holds, 0.8 or
+    more fails. With the late control at 0.75 the edges sit at early 0.55 and 0.70.
+    Kills: a shifted cut-point, the fraction taken against the wrong control, or a control at
+    chance read as forgetting."""
+    assert _real("C2", **_probe(0.549))[0] == HOLDS  # kept 0.196
+    assert _real("C2", **_probe(0.551))[0] == CAVEAT  # kept 0.204
+    assert _real("C2", **_probe(0.699))[0] == CAVEAT  # kept 0.796
+    assert _real("C2", **_probe(0.701))[0] == FAILS  # kept 0.804
+    # The RNN's own control decides: against the LSTM's 0.95 the same 0.6 would keep 22%.
+    assert _real("C2", **_probe(0.549, lstm_late=0.95))[0] == HOLDS
+    verdict, reason = _real("C2", **_probe(0.5, rnn_late=0.549))
+    assert verdict == CAVEAT and "barely learned" in reason
+    assert _real("C2", **_probe(0.5, rnn_late=0.55))[0] == HOLDS
+    # C7: the LSTM keeps 20 points more of its control's gain than the SimpleRNN.
+    assert _real("C7", **_probe(0.6, lstm_early=0.651))[0] == HOLDS  # 0.604 vs 0.4
+    assert _real("C7", **_probe(0.6, lstm_early=0.649))[0] == FAILS  # 0.596 vs 0.4
+    verdict, reason = _real(
+        "C7", **_probe(0.7, lstm_early=0.5), real_lstm_forget_bias_3_early_accuracy=0.71
+    )
+    assert verdict == FAILS and "forget-gate bias 3 the LSTM reaches 0.710" in reason
+    assert "barely learned" in _real("C7", **_probe(0.5, lstm_late=0.54))[1]
+
+
+def _pair(prefix: str, difference: float, p: float) -> dict:
+    return {
+        f"{prefix}_difference": difference,
+        f"{prefix}_welch_p": p,
+        f"{prefix}_mwu_p": p,
+    }
+
+
+def test_c8_and_c9_on_real_reviews_decide_at_their_edges():
+    """C8 holds at one-sided Welch p < 0.05 and a difference of at least 0.01 (the accuracy
+    gate's rule), is a caveat when significant but smaller, fails otherwise; C9 holds when the
+    95% interval of GRU - LSTM stays above -0.01. Kills: <= for <, a margin of 0 or 0.05, the
+    fused pair deciding instead of the chapter's hand-stepped one."""
+    fused = _pair("real_fused_lstm_minus_rnn", -0.2, 0.99)  # must not decide the verdict
+    assert _real("C8", **_pair("real_lstm_minus_rnn", 0.01, 0.0499), **fused)[0] == HOLDS
+    assert _real("C8", **_pair("real_lstm_minus_rnn", 0.0099, 0.0499), **fused)[0] == CAVEAT
+    assert _real("C8", **_pair("real_lstm_minus_rnn", 0.01, 0.05), **fused)[0] == FAILS
+    assert _real("C8", **_pair("real_lstm_minus_rnn", -0.01, 0.001), **fused)[0] == FAILS
+    gru = {
+        "real_gru_minus_lstm_difference": 0.0,
+        **_pair("real_gru_minus_rnn", 0.01, 0.01),
+    }
+    assert _real("C9", **gru, real_gru_minus_lstm_ci_low=-0.0099)[0] == HOLDS
+    assert _real("C9", **gru, real_gru_minus_lstm_ci_low=-0.01)[0] == FAILS
+
+
+def test_c10_reads_the_seed_curve_at_its_edges():
+    """C10: 0.80 after 4 epochs; with the committed seeds, a mean curve whose best epoch beats
+    epoch 4 by a point, or a CI that stops a point short of the published 0.83, is a caveat.
+    Kills: a shifted 0.80, an overfitting curve reported as plain 'holds', <= for <."""
+
+    def curve(*accuracies):
+        return {f"imdb_seeds_epoch_{i}_mean": a for i, a in enumerate(accuracies, 1)}
+
+    seeds = {"imdb_seeds_mean": 0.81, "imdb_seeds_ci_low": 0.805, "imdb_seeds_ci_high": 0.82}
+    assert _verdict("C10", imdb_test_accuracy=0.7999)[0] == FAILS
+    assert _verdict("C10", imdb_test_accuracy=0.80)[0] == HOLDS  # no seeds read: run only
+    verdict, reason = _verdict(
+        "C10", imdb_test_accuracy=0.81, **seeds, **curve(0.8201, 0.82, 0.81, 0.81)
+    )
+    assert verdict == CAVEAT and "peaks after epoch 1" in reason
+    flat = curve(0.81, 0.8199, 0.81, 0.81)  # epoch 2 ahead of epoch 4 by under a point
+    assert _verdict("C10", imdb_test_accuracy=0.81, **seeds, **flat)[0] == HOLDS
+    low = {**seeds, "imdb_seeds_ci_high": 0.8199}
+    verdict, reason = _verdict("C10", imdb_test_accuracy=0.81, **low, **flat)
+    assert verdict == CAVEAT and "below the published" in reason
+
+
+def test_a_claim_measured_on_both_data_sets_shows_both_and_leads_with_the_real_one():
+    """Kills: a real-review verdict that hides a different synthetic one, or the reverse."""
+    figures = {"lstm_accuracy": 0.93, "rnn_accuracy": 0.6}
+    figures.update(_pair("real_lstm_minus_rnn", 0.005, 0.03))
+    figures.update(_pair("real_fused_lstm_minus_rnn", 0.02, 0.001))
+    (c8,) = [c for c in evaluate({"C8": [{"test": "t", "figures": figures}]}) if c["id"] == "C8"]
+    assert c8["by_data"]["synthetic"]["verdict"] == HOLDS
+    assert c8["by_data"]["real reviews"]["verdict"] == CAVEAT
+    assert c8["verdict"] == CAVEAT
+    assert c8["reason"].startswith("real reviews: ") and "Synthetic corpus (holds)" in c8["reason"]
+    only_synthetic = _verdict("C8", lstm_accuracy=0.93, rnn_accuracy=0.6)
+    assert only_synthetic[0] == HOLDS and "real reviews" not in only_synthetic[1]
+
+
 def test_the_other_claims_decide_both_ways():
     assert _verdict("C3", max_norm_over_bound=1.0000001, min_cosine=0.9999999)[0] == CAVEAT
     assert _verdict("C3", max_norm_over_bound=1.01, min_cosine=1.0)[0] == FAILS

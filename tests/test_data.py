@@ -40,3 +40,35 @@ def test_pipelines_shuffle_by_seed_and_keep_every_test_sample():
     assert not np.array_equal(first_epoch(1), first_epoch(2))
     _, test = make_pipelines(ds, batch_size=32, seed=1, shuffle_buffer=1000)
     np.testing.assert_array_equal(np.concatenate([y.numpy() for _, y in test]), ds.y_test)
+
+
+def test_the_real_review_probe_moves_the_same_window_and_nothing_else():
+    """place_window (--data imdb-early / imdb-late): the same padded window of each review,
+    first or last of max_len, padding elsewhere, labels and order unchanged, the source's
+    identity kept under the probe's name. Kills: an early layout that takes the review's first
+    words instead of the window the control sees, a window shifted by one, labels reordered."""
+    import pytest
+
+    from lstm_repro.data import Dataset, place_window
+    from lstm_repro.errors import ReproError
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, 50, size=(6, 4)).astype(np.int32)
+    x[0, :2] = 0  # a review shorter than the window keeps its own leading padding
+    y = np.array([0, 1, 1, 0, 1, 0], dtype=np.int32)
+    window = Dataset("imdb", "f.tar.gz", "s" * 64, x, y, x[::-1], y[::-1], tokenizer="t-v1")
+    early = place_window(window, max_len=10, position="early")
+    late = place_window(window, max_len=10, position="late")
+    for placed, span, rest in (
+        (early, slice(0, 4), slice(4, 10)),
+        (late, slice(6, 10), slice(0, 6)),
+    ):
+        np.testing.assert_array_equal(placed.x_train[:, span], x)
+        np.testing.assert_array_equal(placed.x_test[:, span], x[::-1])
+        assert not placed.x_train[:, rest].any() and placed.x_train.shape == (6, 10)
+        np.testing.assert_array_equal(placed.y_train, y)
+        assert (placed.sha256, placed.tokenizer) == ("s" * 64, "t-v1")
+    assert (early.name, late.name) == ("imdb-early", "imdb-late")
+    assert early.identity()["official"] is False
+    with pytest.raises(ReproError, match="'early' or 'late'"):
+        place_window(window, max_len=10, position="middle")

@@ -13,7 +13,15 @@ import pytest
 
 from lstm_repro.cli import main
 from lstm_repro.errors import ReproError
-from lstm_repro.gate import compare_accuracy, compare_speed, holm, shift_ratio_ci
+from lstm_repro.gate import (
+    compare_accuracy,
+    compare_speed,
+    difference_test,
+    holm,
+    runs_dataset,
+    shift_ratio_ci,
+    spec_key,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -278,6 +286,51 @@ def test_gate_accuracy_cli_exit_codes(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"runs": [{"config": {}, "test_accuracy": float("nan")}]}))
     assert main(["gate-accuracy", str(base), str(bad)]) == 2
+
+
+def test_the_difference_test_is_one_sided_in_the_first_distribution():
+    """C8/C9's statistics (claims.py). Ten seeds wholly above ten others (U = 100): scipy's
+    normal approximation gives a one-sided p of 9.1e-5 (z = 49.5 / sqrt(175)), the exact test
+    1 / C(20, 10); the Welch interval of a pure shift is centred on the shift.
+    Kills: swapped sides, a two-sided p where one-sided is meant, a 90% interval for 95%."""
+    high = [a + 0.06 for a in ACCURACIES]
+    up = difference_test(high, ACCURACIES)
+    assert up["difference"] == pytest.approx(0.06)
+    z = 49.5 / math.sqrt(10 * 10 * 21 / 12)
+    assert up["mwu_p"] == pytest.approx(0.5 * math.erfc(z / math.sqrt(2)), rel=1e-6)
+    assert up["welch_p"] < 1e-5
+    assert (up["ci_low"] + up["ci_high"]) / 2 == pytest.approx(0.06)
+    down = difference_test(ACCURACIES, high)
+    assert down["difference"] == pytest.approx(-0.06)
+    assert down["welch_p"] > 0.99 and down["mwu_p"] > 0.99
+    # The interval's half-width: t(0.975, df) * sqrt(2 s^2 / n), df = 18 for equal spreads.
+    s = np.std(ACCURACIES, ddof=1)
+    half = (up["ci_high"] - up["ci_low"]) / 2
+    from scipy import stats
+
+    assert half == pytest.approx(stats.t.ppf(0.975, 18) * s * math.sqrt(2 / 10))
+    with pytest.raises(ReproError, match="at least 2 seeds"):
+        difference_test([0.8], ACCURACIES)
+
+
+def test_real_reviews_are_keyed_by_the_archive_read_not_the_path_given():
+    """A real-review distribution (benchmarks/baselines/accuracy.json) must match a run on the
+    same archive named another way, and never one on another file. Kills: keying by the path
+    (no committed entry ever matches a user's run) or dropping the path without the hash."""
+    spec = {"model": "fused-lstm", "config": {"seed": 0, "epochs": 4}, "data": "auto"}
+    real = {"name": "imdb", "sha256": "a" * 64, "tokenizer": "lstm-repro-words-v1"}
+    here = spec_key({**spec, "imdb_path": "/home/u/aclImdb_v1_labeled.tar.gz"}, real)
+    there = spec_key({**spec, "data": "imdb", "imdb_path": "../x.tar.gz"}, real)
+    assert here == there
+    assert spec_key({**spec, "imdb_path": "/x"}, {**real, "sha256": "b" * 64}) != here
+    assert spec_key({**spec, "imdb_path": "/x"}, {**real, "name": "imdb-early"}) != here
+    synthetic = {"name": "synthetic", "sha256": "c" * 64}
+    assert spec_key({**spec, "data": "synthetic"}, synthetic) == spec_key(
+        {**spec, "data": "synthetic"}
+    )
+    runs = [{"dataset": {**real, "source": f"/p{i}"}} for i in range(3)]
+    assert runs_dataset({"runs": runs})["sha256"] == real["sha256"]
+    assert runs_dataset({"runs": [*runs, {"dataset": {**real, "sha256": "d" * 64}}]}) is None
 
 
 # --------------------------------------------------------------------------- recorded real runs
