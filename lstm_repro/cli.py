@@ -599,11 +599,34 @@ def _bench_backends(args, backends: list[str]) -> int:
     return 0
 
 
+def _bench_profile(args, out) -> int:
+    """`bench --profile`: where the chapter's training step goes, and the full step over the
+    LSTM core alone (lstm_repro/profile.py)."""
+    from lstm_repro.config import TrainConfig, variant
+
+    if out is None:
+        raise ReproError("--profile needs --out DIR: the profile and the trace are written there")
+    if args.backends is not None or args.quick:
+        raise ReproError("--profile takes neither --backends nor --quick")
+    variant(args.model)  # an unknown name fails before TensorFlow is imported
+    _import_tensorflow_quietly()
+    from lstm_repro.profile import profile_step
+    from lstm_repro.report import profile_table
+
+    result = profile_step(args.model, TrainConfig(), out)
+    print(profile_table(result))
+    print(f"wrote {result['profile']} (TensorBoard) and {result['trace']} (Perfetto)")
+    _write_outputs(args, result)
+    return 0
+
+
 def _bench(args) -> int:
     from lstm_repro.records import output_dir
 
     out = output_dir(args.out) if args.out is not None else None
     _check_outputs(args)
+    if args.profile:
+        return _bench_profile(args, out)
     if args.backends is not None:
         return _bench_backends(args, [b.strip() for b in args.backends.split(",") if b.strip()])
     _import_tensorflow_quietly()
@@ -778,7 +801,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="comma-separated Keras backends (tensorflow,jax,torch), each in its own process",
     )
-    bench.add_argument("--out", metavar="DIR", help="write bench.png here")
+    bench.add_argument("--out", metavar="DIR", help="write bench.png (or the profile) here")
+    bench.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the chapter's training step (TensorFlow): where its time goes, the full "
+        "step over the LSTM core, a TensorBoard profile and a Perfetto trace in --out",
+    )
+    bench.add_argument(
+        "--model", default="unrolled-lstm", help="the variant --profile profiles (unrolled-lstm)"
+    )
     bench.set_defaults(func=_bench)
     return parser
 

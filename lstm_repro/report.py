@@ -172,6 +172,33 @@ def bench_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def profile_table(result: dict) -> str:
+    """`bench --profile`: one row per part of the step, ms and share, then the core ratio."""
+    rows = [
+        [
+            r["part"],
+            f"{r['ms']:.2f}",
+            f"{r['share']:.1%}",
+            "-" if r["kernel_ms"] is None else f"{r['kernel_ms']:.2f}",
+        ]
+        for r in result["rows"]
+    ]
+    rows.append(["the step (mean of the profiled steps)", f"{result['step_ms']:.2f}", "100%", ""])
+    table = _table(["part", "ms/step", "share", "kernel ms/step"], rows, markdown=True)
+    mode = "deterministic kernels" if result["execution_mode"]["deterministic"] else "fast kernels"
+    lines = [
+        f"{result['variant']}, {result['steps_profiled']} profiled steps, {mode}",
+        table,
+        f"unprofiled full step {result['full_step_ms']:.2f} ms",
+    ]
+    if result.get("core_ms") is not None:
+        lines[-1] += (
+            f"; LSTM core alone (forward + backward) {result['core_ms']:.2f} ms; full step / core "
+            f"= {result['full_over_core']:.2f}"
+        )
+    return "\n".join(lines)
+
+
 def package_difference_lines(differences: list[dict]) -> list[str]:
     """One line per package whose version here is not the record's, with the lock's pin."""
     lines = []

@@ -1,0 +1,114 @@
+"""bench --profile (lstm_repro/profile.py): where a training step's time goes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from lstm_repro.cli import main
+from lstm_repro.config import TrainConfig
+from lstm_repro.errors import ReproError
+from lstm_repro.profile import HOST, INPUT, OTHER, breakdown, part_of
+
+# Kernel names as TensorFlow 2.21's profiler recorded them for the chapter's unrolled step
+# (fit, Keras 3.15; the model's scope is its name, unrolled_rnn).
+RECURRENT = "recurrent math (LSTM / RNN / GRU cells)"
+CALL = "StatefulPartitionedCall"
+KERNELS = {
+    f"{CALL}/gradient_tape/unrolled_rnn/lstm_cell/MatMul/MatMul:_MklMatMul": RECURRENT,
+    "StatefulPartitionedCall/unrolled_rnn/lstm_cell_1/Sigmoid:Sigmoid": RECURRENT,
+    "StatefulPartitionedCall/unrolled_rnn/lstm_cell/stateless_dropout/SelectV2:SelectV2": (
+        "dropout masks"
+    ),
+    f"{CALL}/unrolled_rnn/dense/Add:_MklNativeFusedMatMul": "head (Dense + sigmoid)",
+    f"{CALL}/unrolled_rnn/embedding/GatherV2:GatherV2": "embedding and its gradient",
+    "StatefulPartitionedCall/adam/UnsortedSegmentSum:UnsortedSegmentSum": (
+        "embedding's sparse gradient in Adam"
+    ),
+    "StatefulPartitionedCall/adam/Sqrt:Sqrt": "optimizer (Adam)",
+    "StatefulPartitionedCall/compile_loss/binary_crossentropy/logistic_loss/Select:Select": (
+        "loss and metrics"
+    ),
+    "StatefulPartitionedCall/AddN:AddN": OTHER,
+}
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_each_kernel_lands_in_its_part_of_the_model(kernel):
+    """Kills: the model's own scope (unrolled_rnn) read as a recurrent layer, which put the
+    Dense head and everything else under "recurrent math"; dropout inside the cell's scope
+    counted as cell math; the embedding's gradient in Adam counted as the optimizer."""
+    assert part_of(kernel, "unrolled_rnn") == KERNELS[kernel]
+
+
+def test_the_rows_sum_to_the_step_and_split_only_the_step_functions_time():
+    """10 steps profiled: step function 40 ms each (4 of them waiting for input), 50 ms a step
+    in all; kernels 3:1 between two parts. Kills: input counted outside the step function as
+    well as inside it, host time taken from kernel sums, shares of the wrong total."""
+    ms = 10**9  # picoseconds per millisecond
+    profile = {
+        "parts": {RECURRENT: 60 * ms, "optimizer (Adam)": 20 * ms},
+        "step_ps": 400 * ms,
+        "steps": 10,
+        "input_ps": 40 * ms,
+    }
+    rows = {r["part"]: r for r in breakdown(profile, step_seconds=0.050, profiled_steps=10)}
+    assert rows[RECURRENT]["ms"] == pytest.approx(27.0)  # (40 - 4) * 3/4
+    assert rows["optimizer (Adam)"]["ms"] == pytest.approx(9.0)
+    assert rows[INPUT]["ms"] == pytest.approx(4.0)
+    assert rows[HOST]["ms"] == pytest.approx(10.0)
+    assert rows[RECURRENT]["kernel_ms"] == pytest.approx(6.0)
+    assert sum(r["ms"] for r in rows.values()) == pytest.approx(50.0)
+    assert sum(r["share"] for r in rows.values()) == pytest.approx(1.0)
+    with pytest.raises(ReproError, match="no step function"):
+        breakdown({**profile, "steps": 0}, step_seconds=0.05, profiled_steps=10)
+
+
+@pytest.fixture(scope="module")
+def tiny_profiles(tmp_path_factory):
+    """The profile of a tiny unrolled LSTM with dropout 0.2 and without (a few seconds)."""
+    import shared_builds
+
+    from lstm_repro.profile import profile_step
+
+    shared_builds.note("test_profile:tiny")
+    tiny = {"units": 8, "batch_size": 8, "max_len": 6, "vocab_size": 50, "embedding_dim": 4}
+    out = {}
+    for dropout in (0.2, 0.0):
+        where = tmp_path_factory.mktemp(f"profile-{dropout}")
+        out[dropout] = profile_step("unrolled-lstm", TrainConfig(**tiny, dropout=dropout), where)
+    return out
+
+
+def test_a_real_profile_breaks_the_step_down_and_writes_both_traces(tiny_profiles):
+    """End to end on TensorFlow's own profile: the rows sum to the step, the cells' math is
+    there, dropout only where the model has it, the TensorBoard profile and a Perfetto trace
+    on disk, and the core ratio measured in the same run. Kills: a profile that finds no
+    kernels (a renamed event), dropout credited to a model without it."""
+    from pathlib import Path
+
+    with_dropout, without = tiny_profiles[0.2], tiny_profiles[0.0]
+    for result in (with_dropout, without):
+        rows = {r["part"]: r for r in result["rows"]}
+        assert sum(r["ms"] for r in rows.values()) == pytest.approx(result["step_ms"])
+        assert rows[RECURRENT]["ms"] > 0 and rows["optimizer (Adam)"]["ms"] > 0
+        assert Path(result["profile"]).stat().st_size > 0
+        with gzip.open(result["trace"], "rt") as f:
+            events = json.load(f)["traceEvents"]
+        assert any(e["name"].endswith(":_MklMatMul") or "MatMul" in e["name"] for e in events)
+        assert all(e["ph"] == "X" and e["dur"] >= 0 for e in events)
+        assert result["full_over_core"] > 0 and result["core_ms"] > 0
+        assert result["steps_profiled"] >= 5
+    assert "dropout masks" in {r["part"] for r in with_dropout["rows"]}
+    assert "dropout masks" not in {r["part"] for r in without["rows"]}
+
+
+def test_profile_refuses_what_it_cannot_do_in_one_line(capsys, tmp_path):
+    assert main(["bench", "--profile"]) == 2
+    assert "--profile needs --out DIR" in capsys.readouterr().err
+    assert main(["bench", "--profile", "--quick", "--out", str(tmp_path / "p")]) == 2
+    assert "neither --backends nor --quick" in capsys.readouterr().err
+    assert main(["bench", "--profile", "--model", "nope", "--out", str(tmp_path / "q")]) == 2
+    assert "nope" in capsys.readouterr().err
