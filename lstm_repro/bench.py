@@ -224,12 +224,17 @@ def time_case(
     compile_seconds = runner.first_call_seconds(case.mode)
     step = runner.step(case.mode)
     step()
+    return runner, config, compile_seconds, timed(step, rounds)
+
+
+def timed(step: Callable[[], None], rounds: int) -> list[float]:
+    """Wall seconds of each of `rounds` calls of `step` (which waits for its own result)."""
     seconds = []
     for _ in range(rounds):
         start = time.perf_counter()
         step()
         seconds.append(time.perf_counter() - start)
-    return runner, config, compile_seconds, seconds
+    return seconds
 
 
 def compare_variants(

@@ -20,6 +20,7 @@ The table's rows sum to the measured step wall time:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import re
@@ -54,10 +55,15 @@ _KERNEL = re.compile(r"^[^:\s]+:[A-Za-z_]\w*$")
 _WRAPPERS = ("statefulpartitionedcall", "gradient_tape")
 
 
+@functools.cache
+def _wrapper_scopes(model_scope: str) -> re.Pattern:
+    names = [*_WRAPPERS, model_scope.lower()] if model_scope else list(_WRAPPERS)
+    return re.compile("^(" + "|".join(map(re.escape, names)) + r")(_\d+)?$")
+
+
 def part_of(kernel: str, model_scope: str = "") -> str:
     """The part of the model a kernel ("scope/.../name:OpType") belongs to, by its scopes."""
-    names = [*_WRAPPERS, model_scope.lower()] if model_scope else list(_WRAPPERS)
-    wrappers = re.compile("^(" + "|".join(map(re.escape, names)) + r")(_\d+)?$")
+    wrappers = _wrapper_scopes(model_scope)  # one pattern per model: read_profile's hot loop
     segments = kernel.rsplit(":", 1)[0].lower().split("/")
     scope = "/".join(seg for seg in segments if not wrappers.match(seg))
     for part, needles in PARTS:
@@ -200,15 +206,6 @@ def core_step(variant: str, config: TrainConfig):
     return step
 
 
-def timed(step, rounds: int) -> list[float]:
-    seconds = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        step()
-        seconds.append(time.perf_counter() - start)
-    return seconds
-
-
 def profile_step(
     variant: str,
     config: TrainConfig,
@@ -230,6 +227,7 @@ def profile_step(
             f"--profile reads TensorFlow's profiler; this is the {backend.name()} backend "
             "(KERAS_BACKEND=tensorflow)"
         )
+    from lstm_repro.bench import timed
     from lstm_repro.data import Dataset, make_pipelines
     from lstm_repro.models import build_model
     from lstm_repro.train import StepRecorder, compile_model, seed_everything
