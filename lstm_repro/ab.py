@@ -162,6 +162,7 @@ def run_ab(
             for label in ("baseline", "current")
         }
         rows = {"baseline": [], "current": []}
+        skipped: list[str] = []
         for case in cases:
             if on_case is not None:
                 on_case(case.name)
@@ -169,9 +170,17 @@ def run_ab(
             changed = {k: v for k, v in config.to_dict().items() if v != getattr(TrainConfig(), k)}
             spec = {"variant": case.variant, "mode": case.mode, "config": changed}
             compiles = {"baseline": 0.0, "current": 0.0}
+            unsupported = []
             for w in procs:
-                seconds = w.ask(cmd="prepare", **spec)["compile_seconds"]
-                compiles[w.label] += seconds / workers
+                reply = w.ask(cmd="prepare", **spec)
+                if "unsupported" in reply:
+                    unsupported.append(f"{w.label}: {reply['unsupported']}")
+                    continue
+                compiles[w.label] += reply["compile_seconds"] / workers
+            if unsupported:  # e.g. the core benchmark against a revision from before it
+                log.warning("ab: %s skipped (%s)", case.name, "; ".join(sorted(set(unsupported))))
+                skipped.append(case.name)
+                continue
             samples = {"baseline": [], "current": []}
             factor = slowdown_for(case.name, rules)
             for index, baseline_first in block_schedule(blocks, workers):
@@ -206,6 +215,7 @@ def run_ab(
             "blocks": blocks,
             "rounds_per_block": rounds,
             "workers_per_side": workers,
+            "skipped": skipped,
             "seconds": time.perf_counter() - started,
         }
         return (

@@ -4,6 +4,8 @@ It imports `lstm_repro` from TREE (a git worktree of another revision, or this c
 from wherever this file lives, and answers one JSON command per line on stdin:
 
   {"cmd": "prepare", "variant", "mode", "config"}       -> build and compile that step
+                                                          ({"unsupported": why} if TREE's
+                                                          StepRunner has no such mode)
   {"cmd": "run", "rounds": k, "slowdown": f}              -> time k steps, seconds per step
   {"cmd": "quit"}
 
@@ -41,7 +43,12 @@ def main() -> int:
         if command["cmd"] == "prepare":
             config = TrainConfig().replace(**command["config"])  # fields that differ from default
             runner = StepRunner(command["variant"], config)
-            compile_seconds = runner.first_call_seconds(command["mode"])
+            try:
+                compile_seconds = runner.first_call_seconds(command["mode"])
+            except KeyError:  # an older revision's step(mode) table: say so, do not die
+                reply = {"unsupported": f"this revision has no {command['mode']!r} step"}
+                protocol.write(json.dumps(reply) + "\n")
+                continue
             step = runner.step(command["mode"])
             step()
             reply = {"compile_seconds": compile_seconds}

@@ -20,6 +20,11 @@ from lstm_repro.config import variant as variant_info
 from lstm_repro.errors import ReproError
 
 MODES = ("train", "infer")
+# The LSTM core alone (StepRunner.core_step): the chapter's two cells forward and backward, no
+# embedding, dropout, head, optimizer, loss or metrics. A benchmark mode of its own so that
+# the full step over the core is measured in the same run and gated (gate.core_ratios).
+CORE = "core"
+CORE_VARIANTS = ("unrolled-lstm",)  # the chapter's hand-stepped cells; TensorFlow only
 # The chapter's two cells by hand, Keras's fused LSTM (cuDNN on a GPU) and GRU. fused-rnn is
 # left out: the same SimpleRNN math as unrolled-rnn, and every benchmark costs CI time.
 BENCH_VARIANTS = ("unrolled-lstm", "fused-lstm", "unrolled-rnn", "fused-gru")
@@ -47,16 +52,31 @@ class Case:
         return TrainConfig(units=self.units, batch_size=self.batch)
 
 
-def benchmark_cases(*, full: bool | None = None, quick: bool = False) -> list[Case]:
+def core_supported() -> bool:
+    """Whether this process's Keras backend can run the core (a tf.function with a
+    GradientTape), read from KERAS_BACKEND as Keras reads it, without importing Keras."""
+    return os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"
+
+
+def benchmark_cases(
+    *, full: bool | None = None, quick: bool = False, core: bool | None = None
+) -> list[Case]:
     """Every variant's train and inference step at the chapter's sizes, then a (units, batch)
-    sweep of the LSTM variants' training step. quick: the LSTM variants at the chapter's sizes."""
+    sweep of the LSTM variants' training step. quick: the LSTM variants at the chapter's sizes.
+    core (default: on TensorFlow): the unrolled LSTM's core at the chapter's sizes, in the
+    training group beside the full step it is the core of."""
     full = os.environ.get(FULL_ENV, "") not in ("", "0") if full is None else full
+    core = core_supported() if core is None else core
     lstm = ("unrolled-lstm", "fused-lstm")
     cases = [
         Case(f"chapter-{v}-{m}", v, m, 64, 128, f"{m}-chapter")
         for v in (lstm if quick else BENCH_VARIANTS)
         for m in MODES
     ]
+    if core:
+        cases += [
+            Case(f"chapter-{v}-{CORE}", v, CORE, 64, 128, "train-chapter") for v in CORE_VARIANTS
+        ]
     if quick:
         return cases
     sweep = [(64, 32), (256, 32), (256, 128)]
@@ -112,7 +132,9 @@ def flops_per_step(variant: str, config: TrainConfig, *, mode: str) -> float:
 
     Forward: for each layer and time step 2*B*(inputs + units)*blocks*units, plus the head's
     2*B*units. Training counts the backward pass as twice the forward (grads w.r.t. inputs and
-    weights), so 3x forward; the Adam update (~10 FLOPs per weight) is added.
+    weights), so 3x forward; the Adam update (~10 FLOPs per weight) is added. The core (CORE)
+    is the recurrent layers' 3x forward less the first layer's gradient to its inputs (only
+    the embedding needs it), with no head and no Adam.
     """
     blocks = variant_info(variant).gate_blocks  # multiply-adds per unit per input
     B, T, u = config.batch_size, config.max_len, config.units
@@ -121,11 +143,13 @@ def flops_per_step(variant: str, config: TrainConfig, *, mode: str) -> float:
     for _ in range(config.num_layers):
         forward += T * 2.0 * B * (inputs + u) * blocks * u
         inputs = u
+    if mode == CORE:  # the cells' forward, backward for weights and states; no input gradient
+        return 3.0 * forward - T * 2.0 * B * config.embedding_dim * blocks * u
     forward += 2.0 * B * u
     if mode == "infer":
         return forward
     if mode != "train":
-        raise ValueError(f"mode must be 'train' or 'infer', got {mode!r}")
+        raise ValueError(f"mode must be 'train', 'infer' or {CORE!r}, got {mode!r}")
     recurrent_weights = sum(
         blocks * u * ((config.embedding_dim if i == 0 else u) + u + 1)
         for i in range(config.num_layers)
@@ -157,6 +181,7 @@ class StepRunner:
         if not deterministic:
             backend.allow_nondeterminism()
         self.variant, self.config = variant, config
+        self._core: Callable[[], None] | None = None
         self.model = build_model(variant, config)
         compile_model(self.model, config)
         rng = np.random.default_rng(seed)
@@ -188,7 +213,56 @@ class StepRunner:
     def infer_step(self) -> None:
         self.model.predict_on_batch(self.x)
 
+    def core_step(self) -> Callable[[], None]:
+        """One step of this model's recurrent core alone, compiled on first use: its own cells
+        stepped by hand over max_len steps of one fixed batch of embedding-width inputs, in
+        the model's order (time outer, layers inner), forward and backward in one tf.function,
+        the gradient taken for every cell weight. No embedding, so no gradient back to the
+        inputs, which only the embedding needs (13 of 48 ms at the chapter's sizes on a 2-core
+        AMD EPYC VM, 2026-12-03); no dropout (training=False), head, optimizer, loss or
+        metrics: what the step would cost if it were only the chapter's LSTM math."""
+        if self._core is not None:
+            return self._core
+        if self.variant not in CORE_VARIANTS or not core_supported():
+            raise ReproError(
+                f"the core benchmark runs {', '.join(CORE_VARIANTS)} on TensorFlow only "
+                f"(asked: {self.variant} with KERAS_BACKEND="
+                f"{os.environ.get('KERAS_BACKEND', 'tensorflow')})"
+            )
+        import tensorflow as tf
+
+        from lstm_repro.models import recurrent_cells
+
+        B, T, E = self.config.batch_size, self.config.max_len, self.config.embedding_dim
+        cells = recurrent_cells(self.model)
+        weights = [w.value for cell in cells for w in cell.trainable_weights]
+        rng = np.random.default_rng(0)
+        x = tf.constant(rng.normal(0, 0.05, (B, T, E)), tf.float32)  # (B, T, E): embedding-scale
+
+        @tf.function
+        def forward_backward(x):
+            with tf.GradientTape() as tape:
+                states = [cell.get_initial_state(batch_size=B) for cell in cells]
+                # One unstack, as models.UnrolledRNN does (slicing x[:, t] instead would cost
+                # T^2 in the backward pass).
+                for x_t in tf.unstack(x, axis=1):  # T x (B, E)
+                    h = x_t
+                    for i, cell in enumerate(cells):
+                        h, states[i] = cell(h, states[i], training=False)  # h: (B, units)
+                value = tf.reduce_sum(h)
+            return tape.gradient(value, weights)
+
+        def step() -> None:
+            grads = forward_backward(x)
+            float(tf.reduce_sum(grads[-1]))  # wait for the step, as train_on_batch's numpy does
+
+        self._core = step
+        self.core_function, self.core_input = forward_backward, x  # for tests to trace
+        return step
+
     def step(self, mode: str) -> Callable[[], None]:
+        if mode == CORE:
+            return self.core_step()
         return {"train": self.train_step, "infer": self.infer_step}[mode]
 
     def first_call_seconds(self, mode: str) -> float:

@@ -9,6 +9,9 @@ AND the CI's lower bound exceeds 1 + tolerance: significant and larger than the 
 matters. Times are first normalised by the matmul peak measured
 in each run (`normalise="peak"`), so a machine slower across the board does not regress; the
 same-machine A/B mode interleaves both sides and compares raw times (`normalise="none"`).
+Where a run has the LSTM core benchmark (bench.CORE), the full step over the core in that run
+is one more benchmark (`core_ratios`), gated the same way with no normalisation: it regresses
+when the work outside the chapter's LSTM math grows.
 
 Accuracy (`compare_accuracy`): two distributions of test accuracy over seeds; a one-sided
 Welch t-test (current lower?) plus a minimum effect in accuracy points.
@@ -44,6 +47,7 @@ class Benchmark:
     samples: tuple[float, ...]  # seconds per round, raw
     flops: float  # analytic FLOPs per step
     peak: float  # GFLOP/s of the matmul peak measured in the same run
+    mode: str = ""  # "train", "infer", "core" (bench.CORE) or RATIO_MODE; "" if not recorded
 
 
 def _figure(value, *, what: str, where: str) -> float:
@@ -101,7 +105,38 @@ def parse_benchmarks(doc: dict, *, path: str) -> dict[str, Benchmark]:
             samples=samples,
             flops=_figure(info.get("flops_per_step"), what="flops_per_step", where=where),
             peak=_figure(info.get("peak_gflops"), what="peak_gflops", where=where),
+            mode=info.get("mode") if isinstance(info.get("mode"), str) else "",
         )
+    return out
+
+
+# The full step over the LSTM core (bench.CORE), one run's ratio, gated as a benchmark of its own.
+CORE_MODE, RATIO_MODE = "core", "step/core"
+
+
+def core_ratios(table: dict[str, Benchmark]) -> dict[str, Benchmark]:
+    """For each core benchmark, the training step of the same variant and group over it: a
+    benchmark named "<train name> / core" whose rounds are the train rounds divided by the
+    core's median in the same run. A ratio within one run, so no normalisation applies; the
+    core's own rounds are gated as a benchmark too. The core's median stands for the core (its
+    spread, 2-6% of the median in the runs recorded, is not carried into the ratio's)."""
+    out = {}
+    for core in table.values():
+        if core.mode != CORE_MODE:
+            continue
+        for b in table.values():
+            if b.mode == "train" and b.group == core.group and b.variant == core.variant:
+                name = f"{b.name} / core"
+                out[name] = Benchmark(
+                    name=name,
+                    group=b.group,
+                    variant=b.variant,
+                    median=b.median / core.median,
+                    samples=tuple(t / core.median for t in b.samples),
+                    flops=b.flops,
+                    peak=b.peak,
+                    mode=RATIO_MODE,
+                )
     return out
 
 
@@ -187,17 +222,23 @@ class SpeedReport:
 
 
 def _scales(table: dict[str, Benchmark], normalise: str) -> dict[str, float]:
-    """Per-benchmark multiplier that puts one run's times on a machine-independent scale."""
+    """Per-benchmark multiplier that puts one run's times on a machine-independent scale.
+    A step/core ratio is one already: 1 in every mode."""
+    ratios = {name: 1.0 for name, b in table.items() if b.mode == RATIO_MODE}
     if normalise == "none":
         return dict.fromkeys(table, 1.0)
     if normalise == "peak":  # seconds x GFLOP/s: the same work on a 2x faster machine scores equal
-        return {name: b.peak for name, b in table.items()}
-    reference = {b.group: b.median for b in table.values() if b.variant == REFERENCE_VARIANT}
+        return {name: b.peak for name, b in table.items()} | ratios
+    reference = {
+        b.group: b.median
+        for b in table.values()
+        if b.variant == REFERENCE_VARIANT and b.mode != RATIO_MODE
+    }
     return {
         name: 1.0 / reference[b.group]
         for name, b in table.items()
-        if b.group in reference and b.variant != REFERENCE_VARIANT
-    }
+        if b.group in reference and b.variant != REFERENCE_VARIANT and b.mode != RATIO_MODE
+    } | ratios
 
 
 def compare_speed(
@@ -221,6 +262,7 @@ def compare_speed(
         raise ReproError(f"--normalise must be one of {', '.join(NORMALISATIONS)}")
     base = parse_benchmarks(baseline, path=names[0])
     cur = parse_benchmarks(current, path=names[1])
+    base, cur = base | core_ratios(base), cur | core_ratios(cur)
     scale_b, scale_c = _scales(base, normalise), _scales(cur, normalise)
     common = sorted(set(base) & set(cur) & set(scale_b) & set(scale_c))
     if not common:

@@ -160,52 +160,6 @@ def breakdown(profile: dict, *, step_seconds: float, profiled_steps: int) -> lis
     return rows
 
 
-def core_step(variant: str, config: TrainConfig):
-    """A callable running one step of the LSTM core alone (compiled, run twice already),
-    forward and backward: the model's own recurrent cells stepped by hand over max_len steps
-    of one fixed batch of embedding-width inputs, the gradient taken for every cell weight, in
-    one tf.function. No embedding, so no gradient back to the inputs, which only the
-    embedding needs (13 of 48 ms at the chapter's sizes on a 2-core AMD EPYC VM, 2026-12-03);
-    no dropout (training=False), head, optimizer, loss or metrics. What the step would cost
-    if it were only the chapter's LSTM math."""
-    import numpy as np
-    import tensorflow as tf
-
-    from lstm_repro.models import build_model, recurrent_cells
-    from lstm_repro.train import seed_everything
-
-    seed_everything(0)
-    B, T = config.batch_size, config.max_len
-    model = build_model(variant, config)
-    model(np.zeros((B, T), dtype="int32"))  # build the cells at their input widths
-    cells = recurrent_cells(model)
-    weights = [w.value for cell in cells for w in cell.trainable_weights]
-    x = tf.constant(
-        np.random.default_rng(0).normal(0, 0.05, (B, T, config.embedding_dim)), tf.float32
-    )  # (B, T, E): embedding-scale inputs
-
-    @tf.function
-    def forward_backward(x):
-        with tf.GradientTape() as tape:
-            states = [cell.get_initial_state(batch_size=B) for cell in cells]
-            # The model's own order (models.UnrolledRNN): time outer, layers inner, one unstack
-            # (slicing x[:, t] instead would cost T^2 in the backward pass).
-            for x_t in tf.unstack(x, axis=1):
-                h = x_t
-                for i, cell in enumerate(cells):
-                    h, states[i] = cell(h, states[i], training=False)  # h: (B, units)
-            value = tf.reduce_sum(h)
-        return tape.gradient(value, weights)
-
-    def step():
-        grads = forward_backward(x)
-        float(tf.reduce_sum(grads[-1]))  # wait for the step, as train_on_batch's numpy does
-
-    step()
-    step()
-    return step
-
-
 def profile_step(
     variant: str,
     config: TrainConfig,
@@ -227,13 +181,17 @@ def profile_step(
             f"--profile reads TensorFlow's profiler; this is the {backend.name()} backend "
             "(KERAS_BACKEND=tensorflow)"
         )
-    from lstm_repro.bench import timed
+    from lstm_repro.bench import CORE_VARIANTS, StepRunner, timed
     from lstm_repro.data import Dataset, make_pipelines
     from lstm_repro.models import build_model
     from lstm_repro.train import StepRecorder, compile_model, seed_everything
 
-    # The core first: building it seeds (and clears Keras's session) on its own.
-    core = core_step(variant, config) if variant == "unrolled-lstm" else None
+    # The core first (bench.StepRunner.core_step): its runner seeds and clears Keras's session.
+    core = None
+    if variant in CORE_VARIANTS:
+        core = StepRunner(variant, config).core_step()
+        core()
+        core()
     seed_everything(0)
     batches = warmup + steps
     rng = np.random.default_rng(0)

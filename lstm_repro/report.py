@@ -169,6 +169,14 @@ def bench_table(result: dict) -> str:
             f"{r['samples_per_second']:>10.0f} {r['gflops']:>8.2f} {r['peak_fraction']:>9.3f} "
             f"{r['compile_seconds']:>9.1f} {r['cudnn']!s:<5} {execution_mode(r)}"
         )
+    by_key = {(r["variant"], r.get("backend", "tensorflow"), r["mode"]): r for r in result["rows"]}
+    for (variant, backend, mode), core in by_key.items():
+        step = by_key.get((variant, backend, "train"))
+        if mode == "core" and step is not None:
+            lines.append(
+                f"full step / LSTM core ({variant}, {backend}): "
+                f"{step['ms_per_step'] / core['ms_per_step']:.2f} (issue 21's goal: at most 1.25)"
+            )
     return "\n".join(lines)
 
 

@@ -39,10 +39,52 @@ def test_every_variant_has_a_train_and_an_infer_case_at_the_chapters_sizes():
     chapter = [c for c in benchmark_cases() if c.name.startswith("chapter-")]
     assert {(c.variant, c.mode) for c in chapter} == {
         (v, m) for v in bench.BENCH_VARIANTS for m in bench.MODES
-    }
+    } | {("unrolled-lstm", bench.CORE)}
     assert set(bench.BENCH_VARIANTS) <= set(VARIANTS)
     assert all((c.units, c.batch) == (64, 128) for c in chapter)
     assert len({c.name for c in benchmark_cases(full=True)}) == len(benchmark_cases(full=True))
+
+
+def test_the_core_counts_the_cells_three_passes_less_the_embeddings_input_gradient():
+    """Kills: the core's FLOPs counted as the full step's (head and Adam included), which
+    would put its peak fraction and the step's on different footings."""
+    c = TrainConfig()
+    layer1 = 80 * 2 * 128 * (100 + 64) * 4 * 64
+    layer2 = 80 * 2 * 128 * (64 + 64) * 4 * 64
+    to_embedding = 80 * 2 * 128 * 100 * 4 * 64  # the first layer's gradient to its inputs
+    assert flops_per_step("unrolled-lstm", c, mode="core") == 3 * (layer1 + layer2) - to_embedding
+
+
+def test_the_core_is_a_training_group_case_on_tensorflow_only(monkeypatch):
+    """The gate pairs the core with the full step by group and variant (gate.core_ratios).
+    Kills: the core in a group of its own (no ratio), or offered to JAX/PyTorch, where
+    StepRunner.core_step refuses it."""
+    core = [c for c in benchmark_cases(quick=True) if c.mode == bench.CORE]
+    step = next(c for c in benchmark_cases(quick=True) if c.name == "chapter-unrolled-lstm-train")
+    assert [(c.variant, c.group) for c in core] == [("unrolled-lstm", step.group)]
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert not [c for c in benchmark_cases() if c.mode == bench.CORE]
+
+
+def test_the_core_step_runs_the_cells_and_their_weight_gradients_only():
+    """The core must be the LSTM math alone, or full step / core measures nothing. Kills: an
+    embedding lookup, dropout, the head, a loss or an optimizer update inside the core, and a
+    core that skips the backward pass. Read from the traced graph's op types."""
+    config = TrainConfig(max_len=3, units=4, embedding_dim=5, vocab_size=50, batch_size=2)
+    runner = StepRunner("unrolled-lstm", config)
+    runner.step(bench.CORE)()
+    graph = runner.core_function.get_concrete_function(runner.core_input).graph
+    ops = {op.type for op in graph.get_operations()}
+    assert {"MatMul", "Sigmoid", "Tanh"} <= ops
+    assert "SigmoidGrad" in ops and "TanhGrad" in ops  # the backward pass ran through the gates
+    forbidden = {"ResourceGather", "GatherV2", "RandomUniform", "StatelessRandomUniformV2"}
+    forbidden |= {"ResourceApplyAdam", "AssignSubVariableOp", "AssignAddVariableOp"}
+    assert not ops & forbidden
+    grads = runner.core_function(runner.core_input)
+    cells = [w for cell in runner.model.cells for w in cell.trainable_weights]
+    assert [tuple(g.shape) for g in grads] == [tuple(w.shape) for w in cells]
+    with pytest.raises(ReproError, match="core benchmark"):
+        StepRunner("fused-lstm", config).step(bench.CORE)
 
 
 def test_slowdown_rules_parse_and_match_by_substring():

@@ -140,6 +140,61 @@ def test_reference_normalisation_divides_by_fused_lstm_in_the_same_group():
     assert all("fused-lstm" not in r.name for r in report.rows if r.kind == "benchmark")
 
 
+CORE = {
+    "test_step[chapter-unrolled-lstm-train]": 0.0340,  # the chapter's step and its core, AMD
+    "test_step[chapter-unrolled-lstm-core]": 0.0270,  # EPYC 2026-12-03: 1.27x
+    "test_step[chapter-fused-lstm-train]": 0.0480,
+}
+RATIO = "test_step[chapter-unrolled-lstm-train] / core"
+
+
+def _core_doc(**kwargs) -> dict:
+    """_doc with each row's mode recorded, the core in the training group, as bench records."""
+    doc = _doc(CORE, **kwargs)
+    for row in doc["benchmarks"]:
+        row["extra_info"]["mode"] = row["name"].rsplit("-", 1)[-1].rstrip("]")
+        row["group"] = "train-chapter"
+    return doc
+
+
+def test_the_full_step_over_the_core_is_gated_as_a_benchmark_of_its_own():
+    """Work outside the LSTM math grows 1.3x (the full step slower, the core not): the
+    step/core row regresses and is named. Kills: no ratio row (the issue's ungated ratio), the
+    ratio inverted (core / step reads "faster"), the core paired with another variant's step."""
+    base = _core_doc()
+    cur = _core_doc(seed=1, scale={SLOW: 1.3})
+    verdicts = _verdicts(compare_speed(base, cur))
+    assert verdicts[RATIO] == "REGRESSION"
+    assert verdicts["test_step[chapter-unrolled-lstm-core]"] == "ok"
+    assert [n for n in verdicts if n.endswith("/ core")] == [RATIO]  # fused has no core
+
+
+def test_a_slower_core_is_caught_by_the_core_and_the_ratio_falls():
+    """The LSTM math 1.3x slower and the step by the same seconds: the core regresses, the
+    ratio (its rounds over the core's median) does not read as a regression."""
+    base = _core_doc()
+    core = "test_step[chapter-unrolled-lstm-core]"
+    step = CORE[SLOW] + 0.3 * CORE[core]  # the same extra seconds on the full step
+    cur = _core_doc(seed=2, scale={core: 1.3, SLOW: step / CORE[SLOW]})
+    report = compare_speed(base, cur)
+    verdicts = _verdicts(report)
+    assert verdicts[core] == "REGRESSION"
+    assert verdicts[RATIO] != "REGRESSION"
+    assert next(r.ratio for r in report.rows if r.name == RATIO) < 1.0
+
+
+@pytest.mark.parametrize("normalise", ["peak", "reference", "none"])
+def test_the_ratio_is_one_runs_and_takes_no_normalisation(normalise):
+    """Everything 2x slower and the peak half: the step/core ratio is unchanged in every mode.
+    Kills: the ratio's rounds scaled by the peak (it would read 2x faster) or by the fused step."""
+    slow = _core_doc(seed=3, peak=50.0, scale=dict.fromkeys(CORE, 2.0))
+    row = next(
+        r for r in compare_speed(_core_doc(), slow, normalise=normalise).rows if r.name == RATIO
+    )
+    # 0.95-1.05: the ratio's estimate on unchanged samples with this 3% spread (seeds 0/3).
+    assert row.verdict == "ok" and 0.95 < row.ratio < 1.05
+
+
 def test_holm_matches_hand_computed_values():
     # p sorted 0.01, 0.02, 0.03, 0.5 with m = 4: 4*0.01, 3*0.02, max(prev, 2*0.03), 1*0.5.
     assert holm([0.03, 0.01, 0.5, 0.02]) == pytest.approx([0.06, 0.04, 0.5, 0.06])

@@ -274,3 +274,29 @@ def test_a_claim_decided_on_both_data_sets_names_each_verdict_in_the_table():
     assert "**holds with a caveat** on real reviews; holds on synthetic" in row
     c2 = next(line for line in table.splitlines() if line.startswith("| C2 "))
     assert "**not checked**" in c2 and "synthetic" not in c2
+
+
+def test_the_bench_table_states_the_full_step_over_the_core():
+    """Kills: the ratio inverted (core / step) or printed for a variant without a core."""
+    from lstm_repro.report import bench_table
+
+    def row(variant, mode, ms):
+        return {
+            "variant": variant,
+            "mode": mode,
+            "backend": "tensorflow",
+            "ms_per_step": ms,
+            "samples_per_second": 1.0,
+            "gflops": 1.0,
+            "peak_fraction": 0.1,
+            "compile_seconds": 1.0,
+            "cudnn": False,
+        }
+
+    rows = [row("unrolled-lstm", "train", 34.0), row("unrolled-lstm", "core", 27.2)]
+    rows.append(row("fused-lstm", "train", 48.0))
+    text = bench_table({"device": "cpu", "peak_gflops": 300.0, "rows": rows})
+    ratios = [line for line in text.splitlines() if line.startswith("full step / LSTM core")]
+    assert ratios == [
+        "full step / LSTM core (unrolled-lstm, tensorflow): 1.25 (issue 21's goal: at most 1.25)"
+    ]

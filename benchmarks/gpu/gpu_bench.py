@@ -135,6 +135,14 @@ def summary(out_dir: Path) -> None:
         for name, row in rows.items():
             if not name.startswith("chapter-unrolled") and not name.startswith("sweep-unrolled"):
                 continue
+            if row["extra_info"]["mode"] == "core":  # no fused rival; its ratio is below
+                core = row["stats"]["median"]
+                step = rows[name.replace("-core", "-train")]["stats"]["median"]
+                peak_lines.append(
+                    f"- {path.name}: full step / LSTM core {step / core:.2f} "
+                    f"({step * 1e3:.2f} / {core * 1e3:.2f} ms)"
+                )
+                continue
             fused = rows[name.replace("unrolled", "fused")]
             u, f = row["stats"]["median"], fused["stats"]["median"]
             size = "chapter" if name.startswith("chapter-") else name.split("-lstm-")[-1]
