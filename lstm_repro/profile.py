@@ -32,12 +32,15 @@ from lstm_repro.config import TrainConfig
 from lstm_repro.errors import ReproError
 
 # (part, substrings of a kernel's lowercased layer scopes), first match wins: dropout lives
-# inside the cells' scopes and the embedding's sparse gradient inside Adam's, so both come
-# before the scopes that hold them.
+# inside the cells' scopes and the summing of the embedding's gradient rows per word
+# (train.ChapterAdam) inside Adam's, so both come before the scopes that hold them.
 PARTS = (
     ("dropout masks", ("dropout",)),
     ("embedding and its gradient", ("embedding",)),
-    ("embedding's sparse gradient in Adam", ("adam/unsortedsegmentsum", "adam/unique")),
+    (
+        "embedding's gradient in Adam (rows summed per word)",
+        ("adam/unsortedsegmentsum", "adam/unique"),
+    ),
     ("optimizer (Adam)", ("adam", "optimizer", "gradient_clip")),
     ("loss and metrics", ("crossentropy", "compile_loss", "accuracy", "metrics")),
     ("recurrent math (LSTM / RNN / GRU cells)", ("lstm", "rnn", "gru")),

@@ -65,12 +65,33 @@ class StepRecorder(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+class ChapterAdam(keras.optimizers.Adam):
+    """Keras 3's Adam, given the embedding's gradient dense, as TensorFlow 2.0's Adam (the
+    chapter's) used it.
+
+    On TensorFlow the embedding's gradient arrives as IndexedSlices with one row per token
+    occurrence, and Keras 3's Adam squares those rows before they are summed: a word seen n
+    times in a batch gets sum(g_i^2) in its second moment, not (sum g_i)^2 (measured: rows
+    [2, 2] of ones give v = 2(1 - beta_2), dense gives 4(1 - beta_2)). TensorFlow 2.0's Adam
+    summed duplicate rows first (_resource_apply_sparse_duplicate_indices), which is Adam on
+    the dense gradient. JAX and PyTorch hand Adam dense gradients already. Dense is also what
+    the profile favours: Keras 3's sparse path (Unique, UnsortedSegmentSum) took 6.9-7.4% of
+    the chapter's step on a 2-core AMD EPYC (2026-12-03); see the README, "Where the step goes".
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        if type(gradient).__name__ == "IndexedSlices":  # only TensorFlow makes them
+            import tensorflow as tf
+
+            gradient = tf.convert_to_tensor(gradient)  # duplicate rows summed, then dense
+        super().update_step(gradient, variable, learning_rate)
+
+
 def compile_model(model: keras.Model, config: TrainConfig) -> None:
-    """The chapter's optimiser and loss: Adam(lr), binary cross-entropy on probabilities."""
+    """The chapter's optimiser and loss: Adam(lr) (ChapterAdam: on the dense gradient, as in
+    TensorFlow 2.0), binary cross-entropy on probabilities."""
     model.compile(
-        optimizer=keras.optimizers.Adam(
-            learning_rate=config.learning_rate, global_clipnorm=config.clipnorm
-        ),
+        optimizer=ChapterAdam(learning_rate=config.learning_rate, global_clipnorm=config.clipnorm),
         loss=keras.losses.BinaryCrossentropy(),
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
     )

@@ -25,7 +25,7 @@ KERNELS = {
     f"{CALL}/unrolled_rnn/dense/Add:_MklNativeFusedMatMul": "head (Dense + sigmoid)",
     f"{CALL}/unrolled_rnn/embedding/GatherV2:GatherV2": "embedding and its gradient",
     "StatefulPartitionedCall/adam/UnsortedSegmentSum:UnsortedSegmentSum": (
-        "embedding's sparse gradient in Adam"
+        "embedding's gradient in Adam (rows summed per word)"
     ),
     "StatefulPartitionedCall/adam/Sqrt:Sqrt": "optimizer (Adam)",
     "StatefulPartitionedCall/compile_loss/binary_crossentropy/logistic_loss/Select:Select": (
