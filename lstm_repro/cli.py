@@ -295,12 +295,14 @@ def _verify(args) -> int:
             raise ReproError(f"{args.record}: not a result record (no {key!r})")
     _check_run(spec)
     _check_outputs(args)
-    from lstm_repro.records import package_differences
+    from lstm_repro.records import numerics_note, package_differences
     from lstm_repro.report import package_difference_lines
 
     # Before the rerun, which takes minutes: what already tells the bits may not repeat.
     for line in package_difference_lines(package_differences(record.get("environment"))):
         print(f"verify: {line}", flush=True)
+    if (note := numerics_note(record)) is not None:
+        print(f"verify: {note}", flush=True)
     data = load_for(spec)
     recorded = record["dataset"].get("sha256")
     if data.sha256 != recorded:

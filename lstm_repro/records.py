@@ -17,6 +17,28 @@ import numpy as np
 from lstm_repro.errors import ReproError
 
 SCHEMA_VERSION = 1
+# What a run's bits depend on in this code beyond the config, data, seed and versions. Bumped
+# when a change makes the same run give other bits; `verify` says so before rerunning an
+# older record. A record without the field is version 1.
+NUMERICS_VERSION = 2
+NUMERICS_HISTORY = {
+    1: "Keras 3's Adam on the embedding's sparse gradient (before 2026-12-03)",
+    2: "train.ChapterAdam: Adam on the embedding's gradient summed per word, as TF 2.0 ran it",
+}
+
+
+def numerics_note(record: dict) -> str | None:
+    """Why a record's bits cannot repeat with this code (None when they can): it was made by
+    another numerics version."""
+    made = record.get("numerics", 1)
+    if made == NUMERICS_VERSION:
+        return None
+    then = NUMERICS_HISTORY.get(made, "unknown to this code") if isinstance(made, int) else None
+    return (
+        f"this record was made by numerics version {made!r} ({then or 'not a version'}); this "
+        f"code is version {NUMERICS_VERSION} ({NUMERICS_HISTORY[NUMERICS_VERSION]}): the bits "
+        "will differ; rerun with `reproduce --config RECORD` to make a record that verifies"
+    )
 
 
 def cpu_name() -> str:
@@ -287,6 +309,8 @@ def compare_runs(recorded: dict, fresh: dict) -> dict:
             recorded.get("environment"), fresh.get("environment")
         ),
         "package_differences": package_differences(recorded.get("environment")),
+        "numerics": (recorded.get("numerics", 1), fresh.get("numerics", 1)),
+        "numerics_note": numerics_note(recorded),
     }
 
 

@@ -236,6 +236,8 @@ def verification_text(outcome: dict) -> str:
             f"(max relative difference {outcome['max_relative_loss_difference']:.3g})",
             f"  test accuracy: {recorded} recorded, {now} now",
         ]
+    if outcome.get("numerics_note"):
+        lines.append(f"  numerics: {outcome['numerics_note']}")
     diffs = outcome["environment_differences"]
     if diffs:
         lines.append("environment differences (recorded -> now):")

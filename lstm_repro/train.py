@@ -22,6 +22,7 @@ from lstm_repro.data import Dataset, load_for, make_pipelines
 from lstm_repro.errors import ReproError
 from lstm_repro.models import build_model
 from lstm_repro.records import (
+    NUMERICS_VERSION,
     SCHEMA_VERSION,
     available_memory_bytes,
     environment,
@@ -176,6 +177,7 @@ def train(
     steady = recorder.seconds[1:] or recorder.seconds  # the first step also traces and compiles
     result = {
         "schema_version": SCHEMA_VERSION,
+        "numerics": NUMERICS_VERSION,
         "model": model_name,
         "config": config.to_dict(),
         "dataset": data.identity(),

@@ -250,3 +250,22 @@ def test_environment_differences_leave_imported_packages_to_package_differences(
         ("lock.sha256", "a" * 64, "b" * 64),
         ("numpy", "2.0", "2.1"),
     ]
+
+
+def test_a_record_from_older_numerics_is_named_as_such_and_a_current_one_is_not():
+    """Records made before train.ChapterAdam (no "numerics" field) cannot verify bit-identical;
+    verify says why before its rerun and in its verdict. Kills: the note shown for a current
+    record (a false excuse for a real regression), or never shown (a user hunting a mismatch
+    that the code's own change explains)."""
+    from lstm_repro.records import NUMERICS_VERSION, compare_runs, numerics_note
+    from lstm_repro.report import verification_text
+
+    current = {"numerics": NUMERICS_VERSION, "step_losses": [0.7], "weights_sha256": "a"}
+    older = {"step_losses": [0.7], "weights_sha256": "b", "test_accuracy": 0.8}
+    assert numerics_note(current) is None
+    assert "numerics version 1 (Keras 3's Adam" in numerics_note(older)
+    assert "not a version" in numerics_note({"numerics": "x"})
+    outcome = compare_runs(older, {**current, "test_accuracy": 0.8})
+    assert outcome["numerics"] == (1, NUMERICS_VERSION)
+    assert "numerics: this record was made by numerics version 1" in verification_text(outcome)
+    assert compare_runs(current, current)["numerics_note"] is None

@@ -36,6 +36,8 @@ def slim(doc: dict, how: str) -> dict:
             "how": how,
             "where": f"{env['device']}, {env['cpu_flags']}",
             "versions": {k: env[k] for k in ("python", "tensorflow", "keras", "numpy")},
+            # records.NUMERICS_VERSION of the runs (1: from before the field, Keras 3's Adam)
+            "numerics": sorted({r.get("numerics", 1) for r in doc["runs"]}),
         },
         "summary": doc["summary"],
         "runs": [
