@@ -454,3 +454,111 @@ def test_ab_blocks_visit_every_process_pair_in_both_orders(blocks, workers):
         assert len(orders) == blocks // workers
         assert 0 < sum(orders) < len(orders), f"pair {pair} always in one order: {orders}"
     assert sum(first for _, first in schedule) == blocks // 2
+
+
+# --------------------------------------------------------------------------- edges (issue 20)
+
+
+def test_the_gate_holm_adjusts_over_every_benchmark_it_compares():
+    """The adjusted p-values in the report are Holm's over all benchmark rows' raw p, in the
+    report's order. Kills: the raw p used for the verdict, Holm over a subset (the variant
+    rows, one mode), or the adjusted values paired with the wrong benchmarks."""
+    report = compare_speed(_doc(BASE), _doc(BASE, seed=1, scale={SLOW: 1.25}))
+    rows = [r for r in report.rows if r.kind == "benchmark"]
+    assert [r.p_adjusted for r in rows] == holm([r.p_value for r in rows])
+    assert len({r.p_adjusted for r in rows}) > 1  # not all capped at 1: the pairing shows
+
+
+def test_a_raw_p_below_alpha_is_not_enough_after_holm():
+    """Eight benchmarks, each 1.25x slower with wide rounds: each raw p is below 0.05, the
+    Holm-adjusted p of the least significant is not, so that one is not a regression. Kills:
+    the verdict taken on the raw p (every row would read REGRESSION)."""
+    names = [f"test_step[chapter-v{i}-train]" for i in range(8)]
+    medians = dict.fromkeys(names, 0.05)
+    base = _doc(medians, spread=0.25, rounds=12)
+    cur = _doc(medians, spread=0.25, rounds=12, seed=9, scale=dict.fromkeys(names, 1.25))
+    report = compare_speed(base, cur, tolerance=0.0)
+    rows = [r for r in report.rows if r.kind == "benchmark"]
+    raw_significant = [r for r in rows if r.p_value < 0.05]
+    assert raw_significant and any(r.p_adjusted >= 0.05 for r in raw_significant)
+    for r in raw_significant:
+        assert (r.verdict == "REGRESSION") == (r.p_adjusted < 0.05 and r.ci_low > 1.0)
+
+
+def test_alpha_is_a_strict_bound_on_the_adjusted_p():
+    """At alpha equal to a regressed row's adjusted p it is not significant; one ulp above,
+    it is. Kills: `p <= alpha`."""
+    base, cur = _doc(BASE), _doc(BASE, seed=1, scale={SLOW: 1.5})
+    p = next(r.p_adjusted for r in compare_speed(base, cur).rows if r.name == SLOW)
+    at = next(r for r in compare_speed(base, cur, alpha=p).rows if r.name == SLOW)
+    above = next(
+        r for r in compare_speed(base, cur, alpha=math.nextafter(p, 1.0)).rows if r.name == SLOW
+    )
+    assert at.verdict != "REGRESSION" and above.verdict == "REGRESSION"
+
+
+def test_the_tolerance_is_a_strict_bound_on_the_ci_low():
+    """A regression needs the CI's lower end above 1 + tolerance. Kills: `>=`, or the
+    estimate compared instead of the bound."""
+    base, cur = _doc(BASE), _doc(BASE, seed=1, scale={SLOW: 1.5})
+    low = next(r.ci_low for r in compare_speed(base, cur).rows if r.name == SLOW)
+    assert 1.0 + (low - 1.0) == low  # the edge is exact in floating point
+    at = compare_speed(base, cur, tolerance=low - 1.0)
+    below = compare_speed(base, cur, tolerance=(low - 1.0) * (1 - 1e-9))
+    assert _verdicts(at)[SLOW] != "REGRESSION" and _verdicts(below)[SLOW] == "REGRESSION"
+
+
+def test_a_variant_with_one_regression_and_one_insignificant_slowdown_is_a_regression():
+    """The variant summary takes the worst verdict. Kills: "slower (not significant)" ranked
+    above REGRESSION, which would hide a regression in the summary row."""
+    infer = "test_step[chapter-unrolled-lstm-infer]"
+    base = _doc(BASE, spread=0.03)
+    cur = _doc(BASE, spread=0.03, seed=1, scale={SLOW: 1.5})
+    # The inference rounds: 1.2x on average, but with two rounds so wide that nothing is sure.
+    row = next(r for r in cur["benchmarks"] if r["name"] == infer)
+    data = np.asarray(next(r for r in base["benchmarks"] if r["name"] == infer)["stats"]["data"])
+    row["stats"]["data"] = (data * np.where(np.arange(len(data)) % 2, 1.6, 0.9)).tolist()
+    report = compare_speed(base, cur)
+    verdicts = _verdicts(report)
+    assert verdicts[SLOW] == "REGRESSION" and verdicts[infer] == "slower (not significant)"
+    summary = next(r for r in report.rows if r.kind == "variant" and r.variant == "unrolled-lstm")
+    assert summary.verdict == "REGRESSION"
+
+
+def test_reference_normalisation_is_robust_to_outlier_rounds_of_the_reference():
+    """Three of twenty fused-lstm rounds 10x slow (another tenant) leave its median, so the
+    unrolled rows normalised by it stay "ok". Kills: normalising by the mean of the rounds
+    (the unrolled rows would read about 1.5x faster)."""
+    cur = _doc(BASE, seed=6)
+    for row in cur["benchmarks"]:
+        if "fused" in row["name"]:
+            data = np.asarray(row["stats"]["data"])
+            data[:3] *= 10
+            row["stats"]["data"] = data.tolist()
+            row["stats"]["median"] = float(np.median(data))
+    report = compare_speed(_doc(BASE), cur, normalise="reference")
+    assert set(_verdicts(report).values()) == {"ok"}
+
+
+def test_the_minimum_effect_decides_a_significant_drop():
+    """A drop of 0.9 points with p < 0.001: below a 1-point minimum effect it passes, at a
+    minimum effect equal to the drop it fails (`>=`), one ulp above the drop it passes. Kills:
+    min_effect ignored, `>` for `>=`, and the sign of the difference flipped."""
+    tight = [0.92 + 0.001 * (i % 3) for i in range(10)]
+    shifted = [a - 0.009 for a in tight]
+    base, cur = _seeds_doc(tight), _seeds_doc(shifted)
+    report = compare_accuracy(base, cur, min_effect=0.01)
+    assert report.p_value < 0.001 and not report.regressed
+    assert report.verdict == "lower, but by less than the minimum effect"
+    drop = -report.difference
+    assert compare_accuracy(base, cur, min_effect=drop).regressed
+    assert not compare_accuracy(base, cur, min_effect=math.nextafter(drop, 1.0)).regressed
+    assert not compare_accuracy(cur, base, min_effect=0.0).regressed  # a rise is never one
+
+
+def test_the_accuracy_gates_alpha_is_strict():
+    """Kills: `p <= alpha` in compare_accuracy."""
+    base, cur = _seeds_doc(ACCURACIES), _seeds_doc([a - 0.03 for a in ACCURACIES])
+    p = compare_accuracy(base, cur).p_value
+    assert not compare_accuracy(base, cur, alpha=p).regressed
+    assert compare_accuracy(base, cur, alpha=math.nextafter(p, 1.0)).regressed
