@@ -269,3 +269,54 @@ def test_a_record_from_older_numerics_is_named_as_such_and_a_current_one_is_not(
     assert outcome["numerics"] == (1, NUMERICS_VERSION)
     assert "numerics: this record was made by numerics version 1" in verification_text(outcome)
     assert compare_runs(current, current)["numerics_note"] is None
+
+
+def _record(losses, *, sha="w", accuracy=0.8):
+    return {"step_losses": list(losses), "weights_sha256": sha, "test_accuracy": accuracy}
+
+
+def test_bit_identical_needs_the_same_weights_not_only_the_same_losses():
+    """Kills: a verdict of "bit-identical" read off the losses alone (the weights hash is
+    what a rerun's final state is checked by)."""
+    from lstm_repro.records import compare_runs
+
+    assert compare_runs(_record([0.7, 0.6]), _record([0.7, 0.6]))["verdict"] == "bit-identical"
+    other = compare_runs(_record([0.7, 0.6]), _record([0.7, 0.6], sha="v"))
+    assert other["verdict"] == "numerically close" and not other["weights_identical"]
+
+
+@pytest.mark.parametrize(
+    "rel,accuracy_step,verdict",
+    [
+        (0.9e-3, 0.009, "numerically close"),  # just inside both limits (1e-3, 0.01)
+        (1.1e-3, 0.0, "different"),  # the losses just outside
+        (0.0, 0.011, "different"),  # the accuracy just outside
+    ],
+)
+def test_numerically_close_at_the_edges_of_its_limits(rel, accuracy_step, verdict):
+    """Kills: a loss limit looser or tighter than 1e-3 by 10%, an accuracy bound other than
+    0.01, and either limit ignored."""
+    from lstm_repro.records import compare_runs
+
+    recorded = _record([0.5, 0.4], accuracy=0.8)
+    fresh = _record([0.5, 0.4 * (1 + rel)], sha="v", accuracy=0.8 + accuracy_step)
+    assert compare_runs(recorded, fresh)["verdict"] == verdict
+
+
+def test_the_closeness_limits_are_inclusive(monkeypatch):
+    """A difference equal to a limit is still close; one ulp of the limit less is not.
+    Kills: `<` for `<=` in either comparison."""
+    from lstm_repro import records
+
+    recorded = _record([0.5, 0.4], accuracy=0.8)
+    fresh = _record([0.5, 0.41], sha="v", accuracy=0.805)
+    rel = abs(0.4 - 0.41) / 0.4
+    accuracy = abs(0.8 - 0.805)
+    monkeypatch.setattr(records, "CLOSE_LOSS_REL", rel)
+    monkeypatch.setattr(records, "CLOSE_ACCURACY", accuracy)
+    assert records.compare_runs(recorded, fresh)["verdict"] == "numerically close"
+    monkeypatch.setattr(records, "CLOSE_LOSS_REL", math.nextafter(rel, 0.0))
+    assert records.compare_runs(recorded, fresh)["verdict"] == "different"
+    monkeypatch.setattr(records, "CLOSE_LOSS_REL", rel)
+    monkeypatch.setattr(records, "CLOSE_ACCURACY", math.nextafter(accuracy, 0.0))
+    assert records.compare_runs(recorded, fresh)["verdict"] == "different"
