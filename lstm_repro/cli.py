@@ -657,14 +657,20 @@ def _bench(args) -> int:
 
 
 def _add_gate_options(parser: argparse.ArgumentParser) -> None:
+    from lstm_repro import gate  # its defaults; it imports NumPy, not TensorFlow
+
     parser.add_argument(
         "--tolerance",
         type=_number,
-        default=0.10,
-        help="the slowdown that matters: the CI's lower bound must exceed 1 + this (default 0.10)",
+        default=gate.TOLERANCE,
+        help="the slowdown that matters: the CI's lower bound must exceed 1 + this "
+        f"(default {gate.TOLERANCE})",
     )
     parser.add_argument(
-        "--alpha", type=_number, default=0.05, help="family-wise error rate (Holm; default 0.05)"
+        "--alpha",
+        type=_number,
+        default=gate.SPEED_ALPHA,
+        help=f"family-wise error rate (Holm; default {gate.SPEED_ALPHA})",
     )
     _add_report_outputs(parser)
 
@@ -675,6 +681,8 @@ def _add_report_outputs(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from lstm_repro import gate as gate_module  # the gates' defaults (NumPy, no TensorFlow)
+
     parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -756,10 +764,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gate_options(gate)
     gate.add_argument(
         "--normalise",
-        choices=("peak", "reference", "none"),
-        default="peak",
-        help="peak: times x each run's matmul peak (default); reference: times / fused-lstm's "
-        "in the same group; none: raw times (one machine, one session)",
+        choices=gate_module.NORMALISATIONS,
+        default=gate_module.NORMALISE,
+        help=f"peak: times x each run's matmul peak; reference: times / fused-lstm's in the "
+        f"same group; none: raw times (one machine, one session); default {gate_module.NORMALISE}",
     )
     gate.set_defaults(func=_gate)
 
@@ -788,10 +796,15 @@ def build_parser() -> argparse.ArgumentParser:
     acc.add_argument(
         "--min-effect",
         type=_number,
-        default=0.01,
-        help="smallest accuracy drop that counts (default 0.01, one point)",
+        default=gate_module.MIN_EFFECT,
+        help=f"smallest accuracy drop that counts (default {gate_module.MIN_EFFECT})",
     )
-    acc.add_argument("--alpha", type=_number, default=0.05, help="one-sided test level (0.05)")
+    acc.add_argument(
+        "--alpha",
+        type=_number,
+        default=gate_module.ALPHA,
+        help=f"one-sided test level ({gate_module.ALPHA})",
+    )
     _add_report_outputs(acc)
     acc.set_defaults(func=_gate_accuracy)
 

@@ -31,6 +31,9 @@ from lstm_repro.errors import ReproError
 
 REFERENCE_VARIANT = "fused-lstm"
 NORMALISATIONS = ("peak", "reference", "none")
+# The speed gate's defaults, which `gate` and `ab` offer as flags: a slowdown that matters is
+# one whose 95% CI lies above 1.10, at a family-wise error rate of 0.05 (Holm).
+TOLERANCE, SPEED_ALPHA, CONFIDENCE, NORMALISE = 0.10, 0.05, 0.95, "peak"
 # Fewest raw rounds a benchmark must have to be gated: below this a one-sided Mann-Whitney test
 # cannot reach significance after Holm over a few benchmarks (5 vs 5 rounds: p >= 0.004).
 MIN_ROUNDS = 8
@@ -245,10 +248,10 @@ def compare_speed(
     baseline: dict,
     current: dict,
     *,
-    tolerance: float = 0.10,
-    alpha: float = 0.05,
-    confidence: float = 0.95,
-    normalise: str = "peak",
+    tolerance: float = TOLERANCE,
+    alpha: float = SPEED_ALPHA,
+    confidence: float = CONFIDENCE,
+    normalise: str = NORMALISE,
     names: tuple[str, str] = ("baseline", "current"),
 ) -> SpeedReport:
     """Gate `current` against `baseline` (two pytest-benchmark documents)."""

@@ -562,3 +562,24 @@ def test_the_accuracy_gates_alpha_is_strict():
     p = compare_accuracy(base, cur).p_value
     assert not compare_accuracy(base, cur, alpha=p).regressed
     assert compare_accuracy(base, cur, alpha=math.nextafter(p, 1.0)).regressed
+
+
+def test_the_cli_offers_the_gates_own_defaults():
+    """One source for each default (issue 20). Kills: a flag default copied by hand into
+    cli.py that drifts from the function it calls (gate-accuracy's --alpha vs gate.ALPHA)."""
+    import inspect
+
+    from lstm_repro import gate
+    from lstm_repro.cli import build_parser
+
+    parser = build_parser()
+    speed = inspect.signature(compare_speed).parameters
+    accuracy = inspect.signature(compare_accuracy).parameters
+    for argv in (["gate", "a", "b"], ["ab", "HEAD"]):
+        args = parser.parse_args(argv)
+        assert args.tolerance == speed["tolerance"].default == gate.TOLERANCE
+        assert args.alpha == speed["alpha"].default == gate.SPEED_ALPHA
+    assert parser.parse_args(["gate", "a", "b"]).normalise == speed["normalise"].default
+    args = parser.parse_args(["gate-accuracy", "a", "b"])
+    assert args.min_effect == accuracy["min_effect"].default == gate.MIN_EFFECT
+    assert args.alpha == accuracy["alpha"].default == gate.ALPHA
