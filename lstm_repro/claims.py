@@ -201,10 +201,9 @@ def _retained(f: Figures, model: str) -> float:
 
 
 def _probe_text(f: Figures, model: str, name: str) -> str:
-    return (
-        f"{name} {f[f'real_{model}_early_accuracy']:.3f} early vs "
-        f"{f[f'real_{model}_late_accuracy']:.3f} late (keeps {_retained(f, model):.0%})"
-    )
+    late = f[f"real_{model}_late_accuracy"]
+    kept = f"keeps {_retained(f, model):.0%}" if late != 0.5 else "no gain over chance to keep"
+    return f"{name} {f[f'real_{model}_early_accuracy']:.3f} early vs {late:.3f} late ({kept})"
 
 
 def _control_learned(f: Figures, model: str) -> bool:
@@ -319,7 +318,12 @@ CLAIMS: tuple[Claim, ...] = (
         ("tests/test_gradients.py::test_clipping",),
         "unclipped SGD on W_hh = 1.5 Q diverges; with clip_by_norm every loss is finite and falls",
         _c4,
-        ("unclipped_first_non_finite_step", "clipped_all_finite"),
+        (
+            "unclipped_first_non_finite_step",
+            "clipped_all_finite",
+            "clipped_first_loss",
+            "clipped_final_loss",
+        ),
     ),
     Claim(
         "C5",

@@ -271,3 +271,63 @@ def test_claims_list_test_ids_without_xdist_group_suffixes(nodeid, expected):
     from lstm_repro.pytest_plugin import strip_group
 
     assert strip_group(nodeid) == expected
+
+
+class _Figures(dict):
+    """Figures that remember which names a decision read."""
+
+    def __init__(self, values):
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+# Values that reach every branch: chance and perfect accuracy, tiny p-values, the slopes
+# C1 checks (log 0.5, log 1.5) and the state counts C11 checks (1, 2).
+VALUES = (0.0, 0.5, 0.55, 0.9, 1.0, -1.0, 1e-3, 2.0, math.log(0.5), math.log(1.5))
+
+
+def _decisions():
+    import itertools
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for claim in CLAIMS:
+        for decide, needs in ((claim.decide, claim.needs), (claim.real, claim.real_needs)):
+            if decide is None:
+                continue
+            if len(VALUES) ** len(needs) <= 3000:
+                combos = list(itertools.product(VALUES, repeat=len(needs)))
+            else:  # 3000 drawn combinations, seeded
+                combos = [tuple(rng.choice(VALUES, len(needs))) for _ in range(3000)]
+            yield claim, decide, needs, combos
+
+
+@pytest.mark.parametrize(
+    "claim,decide,needs,combos",
+    list(_decisions()),
+    ids=[f"{c.id}-{'real' if d is c.real else 'synthetic'}" for c, d, _, _ in _decisions()],
+)
+def test_each_claim_reads_exactly_the_figures_it_declares(claim, decide, needs, combos):
+    """A figure read but not in `needs` turns a partial record into a KeyError instead of
+    "not checked" (C4 read clipped_first_loss and clipped_final_loss undeclared); one declared
+    but never read makes a claim wait for a figure it ignores. Every declared figure set to
+    each of VALUES (all combinations, or 3000 drawn): each decision returns a verdict, reads
+    only declared figures, and reads each of them in some combination. Kills: any `needs` that
+    differs from what its decide reads, in either direction, and a decision that raises on
+    legal figures (the real probe divided by zero when a late control sat exactly at chance)."""
+    read = set()
+    for values in combos:
+        figures = _Figures(zip(needs, values, strict=True))
+        verdict, reason = decide(figures)  # a KeyError here: an undeclared figure
+        assert verdict in (HOLDS, CAVEAT, FAILS) and reason
+        read |= figures.read
+    assert read == set(needs), (claim.id, set(needs) - read)
