@@ -22,7 +22,7 @@ from lstm_repro.errors import ReproError
 MODES = ("train", "infer")
 # The LSTM core alone (StepRunner.core_step): the chapter's two cells forward and backward, no
 # embedding, dropout, head, optimizer, loss or metrics. A benchmark mode of its own so that
-# the full step over the core is measured in the same run and gated (gate.core_ratios).
+# the full step over the core is measured in the same run and gated (gate.core_pairs).
 CORE = "core"
 CORE_VARIANTS = ("unrolled-lstm",)  # the chapter's hand-stepped cells; TensorFlow only
 # The chapter's two cells by hand, Keras's fused LSTM (cuDNN on a GPU) and GRU. fused-rnn is

@@ -9,9 +9,9 @@ AND the CI's lower bound exceeds 1 + tolerance: significant and larger than the 
 matters. Times are first normalised by the matmul peak measured
 in each run (`normalise="peak"`), so a machine slower across the board does not regress; the
 same-machine A/B mode interleaves both sides and compares raw times (`normalise="none"`).
-Where a run has the LSTM core benchmark (bench.CORE), the full step over the core in that run
-is one more benchmark (`core_ratios`), gated the same way with no normalisation: it regresses
-when the work outside the chapter's LSTM math grows.
+Where both runs have the LSTM core benchmark (bench.CORE), the full step over the core is one
+more row (`core_pairs`, `_ratio_of_ratios`), gated the same way: it regresses when the work
+outside the chapter's LSTM math grows, whatever the machine's speed.
 
 Accuracy (`compare_accuracy`): two distributions of test accuracy over seeds; a one-sided
 Welch t-test (current lower?) plus a minimum effect in accuracy points.
@@ -50,7 +50,7 @@ class Benchmark:
     samples: tuple[float, ...]  # seconds per round, raw
     flops: float  # analytic FLOPs per step
     peak: float  # GFLOP/s of the matmul peak measured in the same run
-    mode: str = ""  # "train", "infer", "core" (bench.CORE) or RATIO_MODE; "" if not recorded
+    mode: str = ""  # "train", "infer" or "core" (bench.CORE); "" if not recorded
 
 
 def _figure(value, *, what: str, where: str) -> float:
@@ -113,34 +113,50 @@ def parse_benchmarks(doc: dict, *, path: str) -> dict[str, Benchmark]:
     return out
 
 
-# The full step over the LSTM core (bench.CORE), one run's ratio, gated as a benchmark of its own.
-CORE_MODE, RATIO_MODE = "core", "step/core"
+# The full step over the LSTM core (bench.CORE): a row of its own in the speed comparison.
+CORE_MODE = "core"
 
 
-def core_ratios(table: dict[str, Benchmark]) -> dict[str, Benchmark]:
-    """For each core benchmark, the training step of the same variant and group over it: a
-    benchmark named "<train name> / core" whose rounds are the train rounds divided by the
-    core's median in the same run. A ratio within one run, so no normalisation applies; the
-    core's own rounds are gated as a benchmark too. The core's median stands for the core (its
-    spread, 2-6% of the median in the runs recorded, is not carried into the ratio's)."""
-    out = {}
-    for core in table.values():
-        if core.mode != CORE_MODE:
-            continue
-        for b in table.values():
-            if b.mode == "train" and b.group == core.group and b.variant == core.variant:
-                name = f"{b.name} / core"
-                out[name] = Benchmark(
-                    name=name,
-                    group=b.group,
-                    variant=b.variant,
-                    median=b.median / core.median,
-                    samples=tuple(t / core.median for t in b.samples),
-                    flops=b.flops,
-                    peak=b.peak,
-                    mode=RATIO_MODE,
-                )
-    return out
+def core_pairs(table: dict[str, Benchmark]) -> list[tuple[str, str]]:
+    """(training step, its core) name pairs: each core benchmark with the train benchmark of
+    the same variant and group."""
+    return [
+        (b.name, core.name)
+        for core in table.values()
+        if core.mode == CORE_MODE
+        for b in table.values()
+        if b.mode == "train" and b.group == core.group and b.variant == core.variant
+    ]
+
+
+def _ratio_of_ratios(step, core, confidence: float) -> tuple[float, float, float, float, float]:
+    """(estimate, low, high, p greater, p less) of (step's current / baseline) over (core's
+    current / baseline), from the two benchmarks' Hodges-Lehmann estimates and intervals:
+    on log times a difference of two shifts, its standard error the two intervals' (half-width
+    / z) combined in quadrature (the two are timed apart, so independent), and a normal test.
+
+    Written here because the obvious construction, each step round over the core's median in
+    the same run, read a 1.23x "regression" on unchanged code: the core's rounds were bimodal
+    (two processes per side, one slower), its median jumped between the modes, and every
+    step round moved with it (`ab 268ed12`, 2026-12-03)."""
+    from scipy import stats
+
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    log_ratio = math.log(step[0]) - math.log(core[0])
+    se = math.hypot(
+        (math.log(step[2]) - math.log(step[1])) / (2 * z),
+        (math.log(core[2]) - math.log(core[1])) / (2 * z),
+    )
+    if se == 0:
+        greater = less = 0.5 if log_ratio == 0 else float(log_ratio > 0)
+        return math.exp(log_ratio), math.exp(log_ratio), math.exp(log_ratio), 1 - greater, less
+    return (
+        math.exp(log_ratio),
+        math.exp(log_ratio - z * se),
+        math.exp(log_ratio + z * se),
+        float(stats.norm.sf(log_ratio / se)),
+        float(stats.norm.cdf(log_ratio / se)),
+    )
 
 
 # --------------------------------------------------------------------------- statistics
@@ -225,23 +241,17 @@ class SpeedReport:
 
 
 def _scales(table: dict[str, Benchmark], normalise: str) -> dict[str, float]:
-    """Per-benchmark multiplier that puts one run's times on a machine-independent scale.
-    A step/core ratio is one already: 1 in every mode."""
-    ratios = {name: 1.0 for name, b in table.items() if b.mode == RATIO_MODE}
+    """Per-benchmark multiplier that puts one run's times on a machine-independent scale."""
     if normalise == "none":
         return dict.fromkeys(table, 1.0)
     if normalise == "peak":  # seconds x GFLOP/s: the same work on a 2x faster machine scores equal
-        return {name: b.peak for name, b in table.items()} | ratios
-    reference = {
-        b.group: b.median
-        for b in table.values()
-        if b.variant == REFERENCE_VARIANT and b.mode != RATIO_MODE
-    }
+        return {name: b.peak for name, b in table.items()}
+    reference = {b.group: b.median for b in table.values() if b.variant == REFERENCE_VARIANT}
     return {
         name: 1.0 / reference[b.group]
         for name, b in table.items()
-        if b.group in reference and b.variant != REFERENCE_VARIANT and b.mode != RATIO_MODE
-    } | ratios
+        if b.group in reference and b.variant != REFERENCE_VARIANT
+    }
 
 
 def compare_speed(
@@ -265,7 +275,6 @@ def compare_speed(
         raise ReproError(f"--normalise must be one of {', '.join(NORMALISATIONS)}")
     base = parse_benchmarks(baseline, path=names[0])
     cur = parse_benchmarks(current, path=names[1])
-    base, cur = base | core_ratios(base), cur | core_ratios(cur)
     scale_b, scale_c = _scales(base, normalise), _scales(cur, normalise)
     common = sorted(set(base) & set(cur) & set(scale_b) & set(scale_c))
     if not common:
@@ -280,6 +289,14 @@ def compare_speed(
         p_less = float(stats.mannwhitneyu(c, b, alternative="less").pvalue)
         ratio, low, high = shift_ratio_ci(c, b, confidence=confidence)
         measured.append((name, b, c, ratio, low, high, p, p_less))
+    # The full step over its core, where both runs have both (a ratio of two runs' ratios,
+    # so machine speed and normalisation cancel): in the Holm family like any benchmark.
+    by_name = {m[0]: m for m in measured}
+    for step, core in core_pairs(cur):
+        if step in by_name and core in by_name and (step, core) in core_pairs(base):
+            s, k = by_name[step], by_name[core]
+            ratio, low, high, p, p_less = _ratio_of_ratios(s[3:6], k[3:6], confidence)
+            measured.append((f"{step} / core", s[1], s[2], ratio, low, high, p, p_less))
     adjusted = holm([m[6] for m in measured])
     adjusted_less = holm([m[7] for m in measured])
     rows = []
@@ -300,7 +317,7 @@ def compare_speed(
             SpeedRow(
                 "benchmark",
                 name,
-                base[name].variant,
+                base[name.removesuffix(" / core")].variant,
                 (len(b), len(c)),
                 ratio,
                 low,

@@ -56,7 +56,7 @@ def test_the_core_counts_the_cells_three_passes_less_the_embeddings_input_gradie
 
 
 def test_the_core_is_a_training_group_case_on_tensorflow_only(monkeypatch):
-    """The gate pairs the core with the full step by group and variant (gate.core_ratios).
+    """The gate pairs the core with the full step by group and variant (gate.core_pairs).
     Kills: the core in a group of its own (no ratio), or offered to JAX/PyTorch, where
     StepRunner.core_step refuses it."""
     core = [c for c in benchmark_cases(quick=True) if c.mode == bench.CORE]

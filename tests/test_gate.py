@@ -183,6 +183,50 @@ def test_a_slower_core_is_caught_by_the_core_and_the_ratio_falls():
     assert next(r.ratio for r in report.rows if r.name == RATIO) < 1.0
 
 
+def test_a_bimodal_core_does_not_read_as_a_ratio_regression():
+    """Unchanged code whose core rounds fall in two modes (two processes per side, one ~1.3x
+    slower), 10/10 in the baseline and 11/9 now: the core's median jumps from the slow mode
+    to the fast one. Kills: the step's rounds divided by the core's median, which read a 1.23x
+    REGRESSION on unchanged code in `ab 268ed12` (2026-12-03); the rank-based ratio of the two
+    shifts stays near 1."""
+    core = "test_step[chapter-unrolled-lstm-core]"
+    base, cur = _core_doc(), _core_doc(seed=1)
+    rng = np.random.default_rng(7)
+    for doc, slow in ((base, 10), (cur, 9)):
+        row = next(r for r in doc["benchmarks"] if r["name"] == core)
+        data = CORE[core] * (1 + 0.01 * rng.standard_normal(20))
+        data[20 - slow :] *= 1.33
+        row["stats"]["data"] = data.tolist()
+        row["stats"]["median"] = float(sorted(data)[10])  # as ab records it: the upper median
+    medians = [
+        next(r for r in d["benchmarks"] if r["name"] == core)["stats"]["median"]
+        for d in (base, cur)
+    ]
+    assert medians[0] / medians[1] > 1.25  # the jump the old construction divided by
+    row = next(r for r in compare_speed(base, cur, normalise="none").rows if r.name == RATIO)
+    assert row.verdict != "REGRESSION"
+
+
+@pytest.mark.parametrize("noisy", [SLOW, "test_step[chapter-unrolled-lstm-core]"])
+def test_the_ratios_interval_carries_both_benchmarks_uncertainty(noisy):
+    """One benchmark of the pair tight, the other scattering by 30%, the step 1.2x slower: the
+    ratio's interval is at least as wide as either benchmark's (log scale). Kills: the core
+    or the step taken as exact, which makes a noisy pair's ratio look certain."""
+    core = "test_step[chapter-unrolled-lstm-core]"
+    base, cur = _core_doc(spread=0.005), _core_doc(spread=0.005, seed=4, scale={SLOW: 1.2})
+    rng = np.random.default_rng(3)
+    for doc in (base, cur):
+        row = next(r for r in doc["benchmarks"] if r["name"] == noisy)
+        data = np.asarray(row["stats"]["data"]) * (1 + 0.3 * rng.uniform(-1, 1, 20))
+        row["stats"].update(data=data.tolist(), median=float(np.median(data)))
+    rows = {r.name: r for r in compare_speed(base, cur).rows}
+
+    def width(r):
+        return math.log(r.ci_high / r.ci_low)
+
+    assert width(rows[RATIO]) >= max(width(rows[core]), width(rows[SLOW]))
+
+
 @pytest.mark.parametrize("normalise", ["peak", "reference", "none"])
 def test_the_ratio_is_one_runs_and_takes_no_normalisation(normalise):
     """Everything 2x slower and the peak half: the step/core ratio is unchanged in every mode.
