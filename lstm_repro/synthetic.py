@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstm_repro.data import OOV_CHAR, Dataset, arrays_sha256, keras_imdb_rules
+from lstm_repro.corpus import OOV_CHAR, Dataset, arrays_sha256, keras_imdb_rules
 from lstm_repro.errors import ReproError
 from lstm_repro.imdb import INDEX_FROM
 

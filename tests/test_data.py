@@ -72,3 +72,27 @@ def test_the_real_review_probe_moves_the_same_window_and_nothing_else():
     assert early.identity()["official"] is False
     with pytest.raises(ReproError, match="'early' or 'late'"):
         place_window(window, max_len=10, position="middle")
+
+
+def test_data_and_synthetic_do_not_import_each_other():
+    """Data flows one way (STYLE.md): synthetic.py builds on corpus.py, data.py on both.
+    Kills: synthetic.py importing data.py again (the circle issue 20 removed), or corpus.py
+    importing either, read from the modules' own source."""
+    import ast
+    import inspect
+
+    import lstm_repro.corpus
+    import lstm_repro.synthetic
+
+    def imported(module) -> set[str]:
+        tree = ast.parse(inspect.getsource(module))
+        names = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names.add(node.module)
+            elif isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+        return {n for n in names if n.startswith("lstm_repro")}
+
+    assert "lstm_repro.data" not in imported(lstm_repro.synthetic)
+    assert not imported(lstm_repro.corpus) & {"lstm_repro.data", "lstm_repro.synthetic"}

@@ -212,7 +212,7 @@ def test_the_official_hash_marks_a_file_official(imdb_file, monkeypatch):
     """`official: true` comes from comparing the file's SHA-256 with Keras's published one.
     Kills: an `official` flag that is always false, or true for any file."""
     path, _ = imdb_file
-    monkeypatch.setattr("lstm_repro.data.IMDB_SHA256", file_sha256(path))
+    monkeypatch.setattr("lstm_repro.corpus.IMDB_SHA256", file_sha256(path))
     assert load_imdb(path, num_words=100, max_len=10).identity()["official"] is True
     assert len(IMDB_SHA256) == 64 and file_sha256(path) != IMDB_SHA256
 
