@@ -167,7 +167,8 @@ def test_bench_command_prints_the_table_and_writes_json_and_chart(tmp_path, caps
     result = json.loads(out_json.read_text())
     assert {(r["variant"], r["mode"]) for r in result["rows"]} == {
         (v, m) for v in ("unrolled-lstm", "fused-lstm") for m in ("train", "infer")
-    }
+    } | {("unrolled-lstm", "core")}
+    assert "full step / LSTM core (unrolled-lstm, tensorflow): " in table
     for row in result["rows"]:
         assert row["cudnn"] is False or result["device"].startswith("GPU")
     assert (out_dir / "bench.png").read_bytes()[:4] == b"\x89PNG"
