@@ -378,6 +378,8 @@ class _PickledIdLists:
             elif op == _FRAME:
                 pos += 8  # a length hint only; the opcodes inside are walked like any other
             elif op == _STOP:
+                if pos != n:  # numpy.save writes nothing after the pickle
+                    raise self.refuse(f"{n - pos:,} bytes follow the pickle's STOP opcode")
                 break
             else:
                 raise self.refuse(f"pickle opcode 0x{op:02x} is not admitted")

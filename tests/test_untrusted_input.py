@@ -305,6 +305,62 @@ CASES = [
         lambda tmp, marker: _with("y_train", craft.npy(np.array([0, 1, 2, 1]))),
         "labels outside {0, 1}",
     ),
+    # Issue 20: the classes no crafted file reached before.
+    (
+        "zip-with-65-entries",
+        lambda tmp, marker: craft.zip_bytes(
+            {
+                **_valid_members(),
+                **{f"extra{i}": craft.npy(np.zeros(1, np.int64)) for i in range(61)},
+            }
+        ),
+        "65 entries (at most 64)",
+    ),
+    (
+        "negative-id-in-a-2d-integer-member",
+        lambda tmp, marker: _with(
+            "x_train", craft.npy(np.array([[1, 2], [3, -4], [5, 6], [7, 8]], dtype=np.int64))
+        ),
+        "negative word id (-4)",
+    ),
+    (
+        "opcode-numpy-save-never-writes",
+        lambda tmp, marker: _with("x_train", _object_member(b"\x80\x02\x82\x01.")),  # EXT1
+        "opcode 0x82 is not admitted",
+    ),
+    (
+        "trailing-bytes-after-an-integer-member",
+        lambda tmp, marker: _with("y_train", craft.npy(np.array([0, 1, 1, 0])) + bytes(8)),
+        "but holds 40 bytes",
+    ),
+    (
+        "trailing-bytes-after-the-pickle",
+        lambda tmp, marker: _with(
+            "x_train", craft.npy(craft.ragged(craft.SMALL["x_train"])) + b"\x80\x02K\x01."
+        ),
+        "5 bytes follow the pickle's STOP",
+    ),
+    (
+        "pickle-protocol-0",
+        lambda tmp, marker: _with(
+            "x_train", _object_member(pickle.dumps(craft.ragged(craft.SMALL["x_train"]), 0))
+        ),
+        "is not admitted",
+    ),
+    (
+        "pickle-protocol-1",
+        lambda tmp, marker: _with(
+            "x_train", _object_member(pickle.dumps(craft.ragged(craft.SMALL["x_train"]), 1))
+        ),
+        "refusing to load _codecs.encode",
+    ),
+    (
+        "builtins-eval-global",
+        lambda tmp, marker: _with(
+            "x_train", _object_member(b"\x80\x02cbuiltins\neval\nX\x03\x00\x00\x001+1\x85R.")
+        ),
+        "refusing to load builtins.eval",
+    ),
     (
         "labels-as-object-array",
         lambda tmp, marker: _with("y_train", craft.npy(craft.ragged([[0], [1], [1], [0]]))),
