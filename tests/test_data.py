@@ -96,3 +96,30 @@ def test_data_and_synthetic_do_not_import_each_other():
 
     assert "lstm_repro.data" not in imported(lstm_repro.synthetic)
     assert not imported(lstm_repro.corpus) & {"lstm_repro.data", "lstm_repro.synthetic"}
+
+
+def test_on_jax_and_torch_each_seed_orders_the_batches_its_own_way(monkeypatch):
+    """make_pipelines off TensorFlow (keras.utils.PyDataset): the run's seed decides the
+    order, afresh each epoch. Kills: a constant shuffle seed there (TensorFlow's global seed
+    hides one on tf.data; nothing would on JAX or PyTorch), an order that never changes
+    between epochs, and a seed that does not repeat itself."""
+    import keras
+    import numpy as np
+
+    from lstm_repro.data import Dataset, make_pipelines
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    x = np.arange(64, dtype="int32").reshape(64, 1)  # (samples, 1): the id is the sample
+    y = np.zeros(64, dtype="int32")
+    data = Dataset("random", "test", "-", x, y, x[:8], y[:8])
+
+    def first_ids(seed, epochs=1):
+        train, _ = make_pipelines(data, batch_size=8, seed=seed, shuffle_buffer=64)
+        for _ in range(epochs - 1):
+            train.on_epoch_end()
+        return [int(v) for i in range(len(train)) for v in train[i][0][:, 0]]
+
+    assert first_ids(0) == first_ids(0)
+    assert first_ids(0) != first_ids(1)
+    assert first_ids(0, epochs=2) != first_ids(0)
+    assert sorted(first_ids(1)) == list(range(64))  # a permutation: every sample once
