@@ -21,6 +21,12 @@ from lstm_repro.errors import ReproError
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
+def configured_name() -> str:
+    """The backend KERAS_BACKEND asks for (Keras's default, tensorflow, when unset), read
+    without importing Keras: what a process will get, before it imports it."""
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
 def import_quietly() -> None:
     """Import Keras and its backend with the start-up chatter hidden: TensorFlow's absl INFO
     lines on fd 2 (TF_CPP_MIN_LOG_LEVEL no longer silences them in TF 2.21). Set
@@ -38,7 +44,7 @@ def import_quietly() -> None:
     try:
         import keras  # noqa: F401
 
-        if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        if configured_name() == "tensorflow":
             import tensorflow as tf
 
             tf.config.list_physical_devices("GPU")  # CUDA probing logs once, to /dev/null

@@ -54,8 +54,10 @@ class Case:
 
 def core_supported() -> bool:
     """Whether this process's Keras backend can run the core (a tf.function with a
-    GradientTape), read from KERAS_BACKEND as Keras reads it, without importing Keras."""
-    return os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"
+    GradientTape), read without importing Keras (backend.configured_name)."""
+    from lstm_repro import backend
+
+    return backend.configured_name() == "tensorflow"
 
 
 def benchmark_cases(
@@ -224,10 +226,11 @@ class StepRunner:
         if self._core is not None:
             return self._core
         if self.variant not in CORE_VARIANTS or not core_supported():
+            from lstm_repro import backend
+
             raise ReproError(
                 f"the core benchmark runs {', '.join(CORE_VARIANTS)} on TensorFlow only "
-                f"(asked: {self.variant} with KERAS_BACKEND="
-                f"{os.environ.get('KERAS_BACKEND', 'tensorflow')})"
+                f"(asked: {self.variant} with KERAS_BACKEND={backend.configured_name()})"
             )
         import tensorflow as tf
 

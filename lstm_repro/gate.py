@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from lstm_repro.bench import CORE as CORE_MODE  # a name only: bench imports no framework
 from lstm_repro.errors import ReproError
 
 REFERENCE_VARIANT = "fused-lstm"
@@ -114,7 +115,6 @@ def parse_benchmarks(doc: dict, *, path: str) -> dict[str, Benchmark]:
 
 
 # The full step over the LSTM core (bench.CORE): a row of its own in the speed comparison.
-CORE_MODE = "core"
 
 
 def core_pairs(table: dict[str, Benchmark]) -> list[tuple[str, str]]:
@@ -292,8 +292,9 @@ def compare_speed(
     # The full step over its core, where both runs have both (a ratio of two runs' ratios,
     # so machine speed and normalisation cancel): in the Holm family like any benchmark.
     by_name = {m[0]: m for m in measured}
+    base_pairs = set(core_pairs(base))
     for step, core in core_pairs(cur):
-        if step in by_name and core in by_name and (step, core) in core_pairs(base):
+        if step in by_name and core in by_name and (step, core) in base_pairs:
             s, k = by_name[step], by_name[core]
             ratio, low, high, p, p_less = _ratio_of_ratios(s[3:6], k[3:6], confidence)
             measured.append((f"{step} / core", s[1], s[2], ratio, low, high, p, p_less))

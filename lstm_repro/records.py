@@ -199,7 +199,7 @@ def environment() -> dict:
     env = {
         "python": platform.python_version(),
         "keras": _version("keras"),
-        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        "keras_backend": backend.configured_name(),
         **{lib: versions[lib] for lib in ("tensorflow", "jax", "torch")},
         "numpy": np.__version__,
         "device": f"CPU: {cpu_name()} ({os.cpu_count()} cores)",
