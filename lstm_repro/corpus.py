@@ -128,6 +128,3 @@ def keras_imdb_rules(
             rows.append(np.where(ids < num_words, ids, OOV_CHAR))
         out += [pad_pre(rows, max_len=max_len), np.asarray(ys, dtype=np.int32)[order]]
     return tuple(out)
-
-
-# --------------------------------------------------------------------------- sources
