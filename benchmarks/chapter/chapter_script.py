@@ -40,8 +40,9 @@ TOTAL_WORDS, BATCH, EMBEDDING, UNITS, EPOCHS = 10000, 128, 100, 64, 4
 
 
 class Phases(keras.callbacks.Callback):
-    """Not the chapter's: each epoch's training and validation seconds, for the comparison's
-    breakdown. Epoch-level hooks only, so Keras's per-batch dispatch is untouched."""
+    """Not the chapter's: each epoch's training and validation seconds (and a final
+    evaluate's), for the comparison's breakdown; removals.py times its runs with it too.
+    Epoch-level hooks only, so Keras's per-batch dispatch is untouched."""
 
     def __init__(self):
         super().__init__()

@@ -34,17 +34,10 @@ def write_arrays(archive: str, path: Path) -> dict:
     """The padded splits `reproduce --imdb-path ARCHIVE` trains on, as plain int32 arrays."""
     import numpy as np
 
-    from lstm_repro.config import TrainConfig
-    from lstm_repro.data import load_dataset
+    from lstm_repro.config import RunSpec, TrainConfig
+    from lstm_repro.data import load_for
 
-    config = TrainConfig()
-    data = load_dataset(
-        "imdb",
-        num_words=config.vocab_size,
-        max_len=config.max_len,
-        seed=config.seed,
-        imdb_path=archive,
-    )
+    data = load_for(RunSpec("unrolled-lstm", TrainConfig(), "imdb", archive))  # reproduce's
     arrays = {
         "x_train": data.x_train.astype("int32"),  # (25000, 80)
         "y_train": data.y_train.astype("int32"),

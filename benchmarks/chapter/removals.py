@@ -38,41 +38,20 @@ def main(archive: str, option: str, epochs: str = "2", samples: str = "25000") -
         sys.exit(f"removals: unknown option {option!r}; choose one of {', '.join(OPTIONS)}")
     import keras
     import tensorflow as tf
+    from chapter_script import Phases  # beside this file: the comparison's epoch phases
 
     from lstm_repro import backend
-    from lstm_repro.config import TrainConfig
-    from lstm_repro.data import load_dataset, make_pipelines
+    from lstm_repro.config import RunSpec, TrainConfig
+    from lstm_repro.data import load_for, make_pipelines
     from lstm_repro.models import build_model
     from lstm_repro.records import weights_sha256
     from lstm_repro.train import ChapterAdam, StepRecorder, seed_everything
 
     config = TrainConfig(epochs=int(epochs))
     n = int(samples)
-    data = load_dataset(
-        "imdb",
-        num_words=config.vocab_size,
-        max_len=config.max_len,
-        seed=config.seed,
-        imdb_path=archive,
-        train_samples=n,
-        test_samples=n,
+    data = load_for(
+        RunSpec("unrolled-lstm", config, "imdb", archive, train_samples=n, test_samples=n)
     )
-
-    class Phases(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.marks, self.rows = {}, []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.marks["epoch"] = time.perf_counter()
-
-        def on_test_begin(self, logs=None):
-            self.marks["test"] = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            now = time.perf_counter()
-            train = self.marks["test"] - self.marks["epoch"]
-            self.rows.append({"train_s": train, "validation_s": now - self.marks["test"]})
 
     start = time.perf_counter()
     seed_everything(config.seed)
