@@ -331,3 +331,36 @@ def test_each_claim_reads_exactly_the_figures_it_declares(claim, decide, needs, 
         assert verdict in (HOLDS, CAVEAT, FAILS) and reason
         read |= figures.read
     assert read == set(needs), (claim.id, set(needs) - read)
+
+
+def test_each_threshold_is_written_once_and_the_prose_is_formatted_from_it():
+    """claims.py's decision thresholds are module constants, and no decide function holds a
+    float of its own: the only float literals left in them are chance (0.5) and the W_hh
+    values C1 measured at (0.5, 1.5). Each constant's value shows in the prose of the claim it
+    decides. Kills: a threshold changed in code but not in the "holds when" text (or the
+    reverse), and a second copy of a threshold written as a literal in a decide function."""
+    import ast
+
+    from lstm_repro import claims
+
+    tree = ast.parse(Path(claims.__file__).read_text(encoding="utf-8"))
+    for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+        floats = {
+            n.value for n in ast.walk(fn) if isinstance(n, ast.Constant) and type(n.value) is float
+        }
+        assert floats <= {0.5, 1.5}, (fn.name, floats)
+    prose = {c.id: f"{c.holds_when} {c.real_holds_when}" for c in CLAIMS}
+    shown = {
+        "C1": ["5%"],
+        "C2": ["< 0.6", "0.9 or more", "< 20%", "80% or more", "under 0.55"],
+        "C3": ["(1e-6)"],
+        "C5": ["within 1e-4"],
+        "C6": [">= 1000x"],
+        "C7": ["by 0.1 accuracy", "20 points"],
+        "C8": ["by 0.05", ">= 0.01", "p < 0.05"],
+        "C9": ["above -0.01"],
+        "C10": [">= 0.80", "reaching 0.82"],
+    }
+    for cid, texts in shown.items():
+        for text in texts:
+            assert text in prose[cid], (cid, text, prose[cid])
