@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import logging
 import os
-import re
 import sys
 
 from lstm_repro.config import MAX_SEED
@@ -86,17 +84,6 @@ def _check_outputs(args) -> None:
 # --------------------------------------------------------------------------- run options
 
 
-def _config_field_help() -> dict[str, str]:
-    """Each TrainConfig field's trailing comment in config.py: the one description of it."""
-    from lstm_repro.config import TrainConfig
-
-    try:
-        source = inspect.getsource(TrainConfig)
-    except (OSError, TypeError):
-        return {}
-    return dict(re.findall(r"^\s+(\w+): [^=]+= [^#]+#\s*(.+)$", source, flags=re.M))
-
-
 def _config_value(field: dataclasses.Field, text: str):
     kind = str(field.type)
     if text.strip().lower() == "none" and "None" in kind:
@@ -114,7 +101,7 @@ def _config_value(field: dataclasses.Field, text: str):
 
 def _add_run_options(parser: argparse.ArgumentParser, *, with_seed: bool = True) -> None:
     """The options of one reproduction: data, model, and one flag per TrainConfig field."""
-    from lstm_repro.config import VARIANTS, TrainConfig
+    from lstm_repro.config import VARIANTS, TrainConfig, field_help
     from lstm_repro.data import DATA_CHOICES
 
     parser.add_argument(
@@ -141,7 +128,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, with_seed: bool = True)
     parser.add_argument(
         "--test-samples", type=_positive_int, metavar="N", help="use the first N test reviews"
     )
-    helps = _config_field_help()
+    helps = field_help(TrainConfig)
     defaults = TrainConfig()
     for field in dataclasses.fields(TrainConfig):
         if field.name == "seed" and not with_seed:
@@ -151,7 +138,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, with_seed: bool = True)
             dest=f"config_{field.name}",
             metavar="N" if str(field.type).startswith("int") else "X",
             type=str,
-            help=f"{helps.get(field.name, field.name)} (default {getattr(defaults, field.name)})",
+            help=f"{helps[field.name]} (default {getattr(defaults, field.name)})",
         )
     parser.add_argument(
         "--config",

@@ -47,23 +47,37 @@ def variant(name: str) -> Variant:
         raise ReproError(f"unknown model {name!r}; choose one of {', '.join(VARIANTS)}") from None
 
 
+def _field(default, text: str):
+    """A config field and its one description, which --help (cli) reads from the field."""
+    return dataclasses.field(default=default, metadata={"help": text})
+
+
+def field_help(cls) -> dict[str, str]:
+    """Each field's description, by name: what `_field` stored."""
+    return {f.name: f.metadata["help"] for f in dataclasses.fields(cls) if "help" in f.metadata}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a training run's numbers. Frozen: derived values are passed apart."""
 
-    vocab_size: int = 10000  # words kept (Keras `num_words`); rarer words become the OOV id 2
-    max_len: int = 80  # tokens per review after pre-padding / pre-truncation
-    batch_size: int = 128  # samples per training step
-    embedding_dim: int = 100  # width of the word embedding
-    units: int = 64  # hidden units per recurrent layer
-    num_layers: int = 2  # stacked recurrent layers
-    dropout: float = 0.2  # input dropout of each recurrent cell, one mask per sequence
-    learning_rate: float = 1e-3  # Adam step size
-    epochs: int = 4  # passes over the training split
-    seed: int = 22  # seeds Python, NumPy, the backend, dropout and shuffling
-    clipnorm: float | None = None  # clip gradients to this global L2 norm; None = off
-    forget_bias: float = 1.0  # LSTM forget-gate bias at init (Keras's unit_forget_bias = 1.0)
-    shuffle_buffer: int = 1000  # tf.data shuffle buffer (the chapter's shuffle(1000))
+    vocab_size: int = _field(
+        10000, "words kept (Keras `num_words`); rarer words become the OOV id 2"
+    )
+    max_len: int = _field(80, "tokens per review after pre-padding / pre-truncation")
+    batch_size: int = _field(128, "samples per training step")
+    embedding_dim: int = _field(100, "width of the word embedding")
+    units: int = _field(64, "hidden units per recurrent layer")
+    num_layers: int = _field(2, "stacked recurrent layers")
+    dropout: float = _field(0.2, "input dropout of each recurrent cell, one mask per sequence")
+    learning_rate: float = _field(1e-3, "Adam step size")
+    epochs: int = _field(4, "passes over the training split")
+    seed: int = _field(22, "seeds Python, NumPy, the backend, dropout and shuffling")
+    clipnorm: float | None = _field(None, "clip gradients to this global L2 norm; None = off")
+    forget_bias: float = _field(
+        1.0, "LSTM forget-gate bias at init (Keras's unit_forget_bias = 1.0)"
+    )
+    shuffle_buffer: int = _field(1000, "tf.data shuffle buffer (the chapter's shuffle(1000))")
 
     def __post_init__(self) -> None:
         positive = (

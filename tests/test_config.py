@@ -57,3 +57,23 @@ def test_the_variants_are_named_in_one_table():
         "fused-gru",
     )
     assert {v.cell for v in VARIANTS.values()} == {"lstm", "rnn", "gru"}
+
+
+def test_every_config_flag_is_described_by_its_field(capsys):
+    """Each TrainConfig field carries its description in dataclasses.field(metadata=...), and
+    `reproduce --help` prints it beside the field's flag and default. Kills: a field added
+    without a description (KeyError at parser build), help scraped from somewhere else (a
+    description changed in the field but not in --help), a flag printing another's text."""
+    from lstm_repro.cli import main
+    from lstm_repro.config import field_help
+
+    helps = field_help(TrainConfig)
+    assert set(helps) == {f.name for f in dataclasses.fields(TrainConfig)}
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", "--help"])
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for name, description in helps.items():
+        default = getattr(TrainConfig(), name)
+        assert f"--{name.replace('_', '-')} " in text
+        assert " ".join(f"{description} (default {default})".split()) in text, name
