@@ -102,14 +102,12 @@ def _config_value(field: dataclasses.Field, text: str):
 def _add_run_options(parser: argparse.ArgumentParser, *, with_seed: bool = True) -> None:
     """The options of one reproduction: data, model, and one flag per TrainConfig field."""
     from lstm_repro.config import VARIANTS, TrainConfig, field_help
-    from lstm_repro.data import DATA_CHOICES
+    from lstm_repro.corpus import SOURCES
 
     parser.add_argument(
         "--data",
-        choices=DATA_CHOICES,
-        help="auto (default): real IMDB when found, else the synthetic corpus; memory-early / "
-        "memory-late: the 70-step memory task; imdb-early / imdb-late: the same probe on real "
-        "reviews (their last 10 tokens first or last of max_len, the rest padding)",
+        choices=[s.kind for s in SOURCES],
+        help="; ".join(f"{s.kind}: {s.help}" for s in SOURCES),
     )
     parser.add_argument(
         "--imdb-path",
@@ -192,7 +190,7 @@ def _run_spec(args, *, seed: int | None = None):
 def _check_run(spec) -> None:
     """What can be known wrong before data, TensorFlow or training: memory, the data's name."""
     from lstm_repro.config import check_fits_in_memory, variant
-    from lstm_repro.data import IMDB_KINDS
+    from lstm_repro.corpus import IMDB_KINDS
     from lstm_repro.imdb import named_imdb_path
     from lstm_repro.records import available_memory_bytes
 
@@ -205,6 +203,7 @@ def _check_run(spec) -> None:
 
 
 def _reproduce(args) -> int:
+    from lstm_repro import corpus
     from lstm_repro.data import load_for
     from lstm_repro.records import output_dir
 
@@ -233,16 +232,9 @@ def _reproduce(args) -> int:
             else "IMDB-format file (NOT the official IMDB: its sha256 differs)"
         )
     )
-    banner = {
-        "synthetic": "SYNTHETIC corpus (not IMDB)",
-        "memory-task": "the synthetic 70-step MEMORY TASK (not IMDB)",
-        "imdb": imdb,
-        "imdb-early": f"MEMORY PROBE on real reviews (last 10 tokens placed FIRST): {imdb}",
-        "imdb-late": f"MEMORY PROBE on real reviews (last 10 tokens placed last): {imdb}",
-    }[data.name]
     print(
-        f"data: {banner}: {data.train_size} train / {data.test_size} test reviews "
-        f"from {data.source}",
+        f"data: {corpus.banner(data.name, imdb)}: {data.train_size} train / "
+        f"{data.test_size} test reviews from {data.source}",
         flush=True,
     )
     _import_tensorflow_quietly()
@@ -270,7 +262,8 @@ def _reproduce(args) -> int:
 
 def _verify(args) -> int:
     from lstm_repro.config import RunSpec
-    from lstm_repro.data import IMDB_KINDS, load_for
+    from lstm_repro.corpus import IMDB_KINDS
+    from lstm_repro.data import load_for
     from lstm_repro.records import read_json
 
     record = read_json(args.record, what="result record")

@@ -149,7 +149,7 @@ class RunSpec:
 
     model: str
     config: TrainConfig
-    data: str = "auto"  # one of data.DATA_CHOICES
+    data: str = "auto"  # one of corpus.DATA_CHOICES
     imdb_path: str | None = None
     train_samples: int | None = None
     test_samples: int | None = None
@@ -175,17 +175,17 @@ class RunSpec:
             if isinstance(record.get("spec"), dict):
                 return cls.from_dict(record["spec"])
             dataset = record["dataset"]
+            from lstm_repro.corpus import SOURCE, kind_of
+
             name, source = dataset["name"], dataset["source"]
-            data = {"synthetic": "synthetic"}.get(name, name if name.startswith("imdb") else None)
-            if name == "memory-task":
-                data = "memory-" + ("early" if "position=early" in source else "late")
+            data = kind_of(name, source)
             if data is None:
                 raise KeyError(f"dataset name {name!r}")
             return cls(
                 model=record["model"],
                 config=TrainConfig.from_dict(record["config"]),
                 data=data,
-                imdb_path=source if data.startswith("imdb") else None,
+                imdb_path=source if SOURCE[data].reads_imdb else None,
                 train_samples=dataset["train_size"],
                 test_samples=dataset["test_size"],
             )

@@ -1,4 +1,5 @@
-"""The record every data source produces (Dataset) and Keras's IMDB rules that make one.
+"""The one table of data sources (SOURCES), the record each produces (Dataset), and Keras's
+IMDB rules that make one.
 
 Below both `data.py` (the sources, padding and batching) and `synthetic.py` (the generated
 corpora), which build on it; nothing here imports either of them.
@@ -17,13 +18,68 @@ from lstm_repro.imdb import IMDB_SHA256, INDEX_FROM
 START_CHAR = 1  # Keras: marks the start of each review
 OOV_CHAR = 2  # Keras: replaces ids >= num_words
 KERAS_SHUFFLE_SEED = 113  # Keras load_data's default `seed`
+# The real-review memory probe (imdb-early / imdb-late): each review's last REVIEW_WINDOW tokens
+# (its closing words, kept by the chapter's "pre" truncation), placed first or last among
+# max_len steps, the rest padding. At max_len 80 the early evidence ends 70 steps before the
+# read-out, as in the synthetic memory task (make_memory_task's window of 10).
+REVIEW_WINDOW = 10
+
+
+@dataclass(frozen=True)
+class Source:
+    """One `--data` choice: the CLI's choices and help, which sources read --imdb-path, the
+    Dataset name each yields, and `reproduce`'s banner all come from this one row."""
+
+    kind: str  # the --data value
+    help: str  # its --help text
+    reads_imdb: bool  # reads real reviews (--imdb-path, $LSTM_REPRO_IMDB or the search)
+    dataset: str | None  # the Dataset.name it yields; None: `auto` yields another source's
+    position: str | None = None  # the memory probes: where the evidence sits, early or late
+    banner: str = ""  # what `reproduce` prints; "{imdb}" is the file read, described
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("auto", "real IMDB when found, else the synthetic corpus (default)", True, None),
+    Source("imdb", "real reviews: an imdb.npz, the aclImdb archive or its directory", True,
+           "imdb", banner="{imdb}"),
+    Source("synthetic", "the offline synthetic corpus", False, "synthetic",
+           banner="SYNTHETIC corpus (not IMDB)"),
+    Source("memory-early", "the 70-step memory task, label evidence first", False,
+           "memory-task", "early", "the synthetic 70-step MEMORY TASK (not IMDB)"),
+    Source("memory-late", "its control, the evidence last", False, "memory-task", "late",
+           "the synthetic 70-step MEMORY TASK (not IMDB)"),
+    Source("imdb-early", f"the same probe on real reviews: their last {REVIEW_WINDOW} tokens "
+           "first of max_len, the rest padding", True, "imdb-early", "early",
+           f"MEMORY PROBE on real reviews (last {REVIEW_WINDOW} tokens placed FIRST): {{imdb}}"),
+    Source("imdb-late", "its control, those tokens last", True, "imdb-late", "late",
+           f"MEMORY PROBE on real reviews (last {REVIEW_WINDOW} tokens placed last): {{imdb}}"),
+)  # fmt: skip
+SOURCE = {s.kind: s for s in SOURCES}
+DATA_CHOICES = tuple(SOURCE)
+IMDB_KINDS = tuple(s.kind for s in SOURCES if s.reads_imdb)  # the kinds that read --imdb-path
+REAL_DATASETS = tuple(s.dataset for s in SOURCES if s.reads_imdb and s.dataset)
+
+
+def banner(dataset_name: str, imdb: str) -> str:
+    """`reproduce`'s line for a Dataset of this name; `imdb` describes the file read."""
+    row = next(s for s in SOURCES if s.dataset == dataset_name)
+    return row.banner.format(imdb=imdb)
+
+
+def kind_of(dataset_name: str, source: str) -> str | None:
+    """The --data kind that yields a Dataset with this name and source text (the memory
+    task's source names its position), or None when no source yields it."""
+    rows = [s for s in SOURCES if s.dataset == dataset_name]
+    if len(rows) > 1:
+        rows = [s for s in rows if f"position={s.position}" in source]
+    return rows[0].kind if len(rows) == 1 else None
 
 
 @dataclass(frozen=True)
 class Dataset:
     """Padded (n, max_len) int32 reviews and int32 {0,1} labels, plus where they came from."""
 
-    name: str  # "imdb", "imdb-early", "imdb-late", "synthetic" or "memory-task"
+    name: str  # a Source's `dataset`: "imdb", "imdb-early", "synthetic", "memory-task", ...
     source: str  # file path, or a description of the generator call
     sha256: str  # of the file (imdb) or of the padded arrays (generated)
     x_train: np.ndarray

@@ -14,8 +14,12 @@ import logging
 import numpy as np
 
 from lstm_repro.corpus import (  # noqa: F401 (re-exported: where callers have found them)
+    DATA_CHOICES,
+    IMDB_KINDS,
     KERAS_SHUFFLE_SEED,
     OOV_CHAR,
+    REVIEW_WINDOW,
+    SOURCE,
     START_CHAR,
     Dataset,
     arrays_sha256,
@@ -32,22 +36,6 @@ from lstm_repro.imdb import (
 from lstm_repro.synthetic import make_memory_task, make_synthetic
 
 log = logging.getLogger(__name__)
-
-DATA_CHOICES = (
-    "auto",
-    "imdb",
-    "synthetic",
-    "memory-early",
-    "memory-late",
-    "imdb-early",
-    "imdb-late",
-)
-IMDB_KINDS = ("auto", "imdb", "imdb-early", "imdb-late")  # the kinds that read --imdb-path
-# The real-review memory probe (imdb-early / imdb-late): each review's last REVIEW_WINDOW tokens
-# (its closing words, kept by the chapter's "pre" truncation), placed first or last among
-# max_len steps, the rest padding. At max_len 80 the early evidence ends 70 steps before the
-# read-out, as in the synthetic memory task (make_memory_task's window of 10).
-REVIEW_WINDOW = 10
 
 
 def load_imdb(path, *, num_words: int, max_len: int) -> Dataset:
@@ -83,29 +71,31 @@ def load_dataset(
     test_samples: int | None = None,
     synthetic_size: int = 25000,
 ) -> Dataset:
-    """`imdb`, `synthetic`, `memory-early` / `memory-late` (the 70-step memory task),
-    `imdb-early` / `imdb-late` (the same probe on real reviews: place_window), or `auto`.
+    """One of corpus.SOURCES: `imdb`, `synthetic`, `memory-early` / `memory-late` (the
+    70-step memory task), `imdb-early` / `imdb-late` (the same probe on real reviews:
+    place_window), or `auto`.
 
     `auto` trains on IMDB when it can be had and on the synthetic corpus only when the user
     named no file: a file named by --imdb-path or $LSTM_REPRO_IMDB is used or is an error.
     """
-    if kind not in DATA_CHOICES:
+    if kind not in SOURCE:
         raise ReproError(f"unknown data source {kind!r}; choose one of {', '.join(DATA_CHOICES)}")
+    row = SOURCE[kind]
     for flag, n in (("--train-samples", train_samples), ("--test-samples", test_samples)):
         if n is not None and n <= 0:
             raise ReproError(f"{flag} must be a positive integer, got {n}")
-    if kind not in IMDB_KINDS and imdb_path is not None:
+    if not row.reads_imdb and imdb_path is not None:
         raise ReproError(f"--imdb-path was given with --data {kind}; drop one of them")
-    if kind.startswith("memory-"):
+    if row.dataset == "memory-task":
         return make_memory_task(
             n_train=train_samples or synthetic_size,
             n_test=test_samples or synthetic_size,
             seed=seed,
             num_words=num_words,
             max_len=max_len,
-            position=kind.removeprefix("memory-"),
+            position=row.position,
         )
-    if kind == "synthetic":
+    if row.dataset == "synthetic":
         return make_synthetic(
             n_train=train_samples or synthetic_size,
             n_test=test_samples or synthetic_size,
@@ -113,11 +103,11 @@ def load_dataset(
             num_words=num_words,
             max_len=max_len,
         )
-    if kind in ("imdb-early", "imdb-late"):
+    if row.position is not None:  # the probe on real reviews
         if max_len <= REVIEW_WINDOW:
             raise ReproError(f"--data {kind} needs max_len above {REVIEW_WINDOW}, got {max_len}")
         dataset = load_imdb(locate_imdb(imdb_path), num_words=num_words, max_len=REVIEW_WINDOW)
-        return place_window(dataset, max_len=max_len, position=kind.removeprefix("imdb-")).head(
+        return place_window(dataset, max_len=max_len, position=row.position).head(
             train=train_samples, test=test_samples
         )
     if kind == "auto" and named_imdb_path(imdb_path) is None:

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lstm_repro.bench import CORE as CORE_MODE  # a name only: bench imports no framework
+from lstm_repro.corpus import REAL_DATASETS
 from lstm_repro.errors import ReproError
 
 REFERENCE_VARIANT = "fused-lstm"
@@ -417,7 +418,7 @@ def spec_key(spec: dict, dataset: dict | None = None) -> str:
     config = {k: v for k, v in spec.get("config", {}).items() if k != "seed"}
     keyed = {**spec, "config": config}
     name = dataset.get("name") if isinstance(dataset, dict) else None
-    if name in ("imdb", "imdb-early", "imdb-late"):
+    if name in REAL_DATASETS:
         keyed.pop("imdb_path", None)
         keyed.update(
             data=name, dataset_sha256=dataset.get("sha256"), tokenizer=dataset.get("tokenizer")
