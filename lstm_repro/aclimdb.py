@@ -425,8 +425,9 @@ def load_converted(path: Path, source_sha: str):
     sidecar = target.with_suffix(".sha256")
     if target.is_file() and sidecar.is_file():
         try:
-            if sidecar.read_text().strip() == file_sha256(target):
-                return read_imdb_file(target)
+            cached = read_imdb_file(target)  # one read: parsed and hashed
+            if sidecar.read_text().strip() == cached.sha256:
+                return cached
             log.warning("cached %s does not match its recorded hash: converting again", target)
         except (ReproError, OSError, UnicodeDecodeError) as e:
             log.warning("cached %s is unreadable (%s): converting again", target, e)

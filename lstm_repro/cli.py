@@ -188,15 +188,12 @@ def _run_spec(args, *, seed: int | None = None):
 
 
 def _check_run(spec) -> None:
-    """What can be known wrong before data, TensorFlow or training: memory, the data's name."""
+    """What can be known wrong before data, TensorFlow or training: the memory it needs. (A
+    wrong data file fails in load_for, which resolves it, before TensorFlow is imported.)"""
     from lstm_repro.config import check_fits_in_memory, variant
-    from lstm_repro.corpus import IMDB_KINDS
-    from lstm_repro.imdb import named_imdb_path
     from lstm_repro.records import available_memory_bytes
 
     check_fits_in_memory(variant(spec.model), spec.config, available_bytes=available_memory_bytes())
-    if spec.data in IMDB_KINDS:
-        named_imdb_path(spec.imdb_path)
 
 
 # --------------------------------------------------------------------------- commands
@@ -349,6 +346,8 @@ def _report(args) -> int:
 
 
 def _seeds(args) -> int:
+    from lstm_repro.corpus import SOURCE
+    from lstm_repro.data import resolve_imdb
     from lstm_repro.gate import summarise
     from lstm_repro.report import seeds_table
 
@@ -357,6 +356,12 @@ def _seeds(args) -> int:
         raise ReproError(f"seeds {seeds[0]}..{seeds[-1]} go past {MAX_SEED}")
     spec = _run_spec(args, seed=seeds[0])
     _check_run(spec)
+    if SOURCE[spec.data].reads_imdb:
+        # Resolved once, here, before any worker starts: each run is told the file found
+        # (and its record names it), instead of every worker searching again.
+        path = resolve_imdb(spec.data, spec.imdb_path)
+        if path is not None:
+            spec = dataclasses.replace(spec, imdb_path=str(path))
     _check_outputs(args)
     _import_tensorflow_quietly()
     from lstm_repro.train import run_seeds

@@ -28,8 +28,7 @@ from lstm_repro.corpus import (  # noqa: F401 (re-exported: where callers have f
 )
 from lstm_repro.errors import ReproError
 from lstm_repro.imdb import (
-    file_sha256,
-    locate_imdb,
+    find_unnamed_imdb,
     named_imdb_path,
     read_imdb_file,
 )
@@ -49,7 +48,8 @@ def load_imdb(path, *, num_words: int, max_len: int) -> Dataset:
 
     path = Path(path)
     if aclimdb.kind_of(path) == "npz":
-        raw, sha, tokenizer = read_imdb_file(path), file_sha256(path), None
+        raw = read_imdb_file(path)  # one read: parsed and hashed
+        sha, tokenizer = raw.sha256, None
     else:
         sha = aclimdb.source_sha256(path)
         raw = aclimdb.load_converted(path, sha)
@@ -103,31 +103,43 @@ def load_dataset(
             num_words=num_words,
             max_len=max_len,
         )
-    if row.position is not None:  # the probe on real reviews
-        if max_len <= REVIEW_WINDOW:
-            raise ReproError(f"--data {kind} needs max_len above {REVIEW_WINDOW}, got {max_len}")
-        dataset = load_imdb(locate_imdb(imdb_path), num_words=num_words, max_len=REVIEW_WINDOW)
+    if row.position is not None and max_len <= REVIEW_WINDOW:  # the probe on real reviews
+        raise ReproError(f"--data {kind} needs max_len above {REVIEW_WINDOW}, got {max_len}")
+    path = resolve_imdb(kind, imdb_path)  # the one place the path is resolved
+    if path is None:
+        log.warning("IMDB not available here: using the SYNTHETIC corpus (--data synthetic)")
+        return load_dataset(
+            "synthetic",
+            num_words=num_words,
+            max_len=max_len,
+            seed=seed,
+            train_samples=train_samples,
+            test_samples=test_samples,
+            synthetic_size=synthetic_size,
+        )
+    if row.position is not None:
+        dataset = load_imdb(path, num_words=num_words, max_len=REVIEW_WINDOW)
         return place_window(dataset, max_len=max_len, position=row.position).head(
             train=train_samples, test=test_samples
         )
-    if kind == "auto" and named_imdb_path(imdb_path) is None:
-        try:
-            path = locate_imdb(None)
-        except ReproError:
-            log.warning("IMDB not available here: using the SYNTHETIC corpus (--data synthetic)")
-            return load_dataset(
-                "synthetic",
-                num_words=num_words,
-                max_len=max_len,
-                seed=seed,
-                train_samples=train_samples,
-                test_samples=test_samples,
-                synthetic_size=synthetic_size,
-            )
-    else:
-        path = locate_imdb(imdb_path)
     dataset = load_imdb(path, num_words=num_words, max_len=max_len)
     return dataset.head(train=train_samples, test=test_samples)
+
+
+def resolve_imdb(kind: str, imdb_path: str | None):
+    """The file a real-review kind reads (a Path), found once: the file named (--imdb-path,
+    then $LSTM_REPRO_IMDB), which must exist; else Keras's cache or a download. None only for
+    `auto` with nothing named and nothing found (the synthetic corpus is used, with a warning);
+    every other kind without a file is an error."""
+    named = named_imdb_path(imdb_path)
+    if named is not None:
+        return named[1]
+    try:
+        return find_unnamed_imdb()
+    except ReproError:
+        if kind == "auto":
+            return None
+        raise
 
 
 def place_window(dataset: Dataset, *, max_len: int, position: str) -> Dataset:

@@ -75,6 +75,7 @@ class RawImdb:
     y_train: np.ndarray  # (n_train,) int32
     x_test: list[np.ndarray]
     y_test: np.ndarray
+    sha256: str | None = None  # of the file's bytes as parsed (read_imdb_file); None: built
 
 
 class _Refused(Exception):
@@ -84,16 +85,14 @@ class _Refused(Exception):
 # --------------------------------------------------------------------------- zip container
 
 
-def _read_members(path: Path) -> dict[str, bytes]:
+def _read_members(data: bytes) -> dict[str, bytes]:
     """The four IMDB members' raw .npy bytes, each checked before a byte is decompressed.
 
     zipfile is the parser at this boundary: whatever it raises on bytes from the file
     (BadZipFile, zlib.error, EOFError, NotImplementedError, struct.error, ...) means the
     container is malformed, so every exception from it becomes a refusal."""
     try:
-        archive = zipfile.ZipFile(path)
-    except OSError as e:
-        raise ReproError(f"{path}: cannot read ({e.strerror or e})") from None
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except Exception as e:
         raise _Refused(f"not a readable zip/.npz file ({_one_line(e)})") from None
     with archive:
@@ -558,15 +557,36 @@ def _as_labels(value, key: str) -> np.ndarray:
     return value.astype(np.int32)
 
 
+def _read_bounded(path: Path) -> bytes:
+    """The whole file, read once: a regular file of at most MAX_FILE_BYTES, checked on the
+    opened descriptor (what is read is what was checked), and never more bytes than that."""
+    _regular_file_size(path)  # the clear errors: no such file, a directory, not regular
+    try:
+        with open(path, "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ReproError(f"{path}: not a regular file")
+            if info.st_size > MAX_FILE_BYTES:
+                raise ReproError(
+                    f"{path}: {info.st_size:,} bytes; an IMDB file is at most {MAX_FILE_BYTES:,}"
+                )
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise ReproError(f"{path}: cannot read ({e.strerror or e})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ReproError(f"{path}: grew past {MAX_FILE_BYTES:,} bytes while being read")
+    return data
+
+
 def read_imdb_file(path: str | os.PathLike) -> RawImdb:
     """Parse and validate a file in Keras's imdb.npz layout; ReproError naming the file and
-    the reason for anything this reader does not admit."""
+    the reason for anything this reader does not admit. The file is read once: the SHA-256
+    it returns (RawImdb.sha256) is of the very bytes parsed."""
     path = Path(path)
-    size = _regular_file_size(path)
-    if size > MAX_FILE_BYTES:
-        raise ReproError(f"{path}: {size:,} bytes; an IMDB file is at most {MAX_FILE_BYTES:,}")
+    data = _read_bounded(path)
+    sha256 = hashlib.sha256(data).hexdigest()
     try:
-        arrays = {key: _parse_npy(raw, key) for key, raw in _read_members(path).items()}
+        arrays = {key: _parse_npy(raw, key) for key, raw in _read_members(data).items()}
         splits = {}
         for split in ("train", "test"):
             xs = _as_reviews(arrays[f"x_{split}"], f"x_{split}")
@@ -582,7 +602,7 @@ def read_imdb_file(path: str | os.PathLike) -> RawImdb:
         raise ReproError(f"{path}: not an IMDB file this reader admits: {e}") from None
     except MemoryError:
         raise ReproError(f"{path}: ran out of memory reading it") from None
-    return RawImdb(*splits["train"], *splits["test"])
+    return RawImdb(*splits["train"], *splits["test"], sha256=sha256)
 
 
 def _one_line(error: BaseException) -> str:
@@ -683,6 +703,11 @@ def locate_imdb(explicit: str | None = None, *, allow_download: bool = True) -> 
     named = named_imdb_path(explicit)
     if named is not None:
         return named[1]
+    return find_unnamed_imdb(allow_download=allow_download)
+
+
+def find_unnamed_imdb(*, allow_download: bool = True) -> Path:
+    """Where no file was named: Keras's cache, then a download; ReproError with the advice."""
     cache = keras_cache_path()
     if cache.is_file():
         return cache

@@ -208,6 +208,82 @@ def test_loaded_dataset_records_the_files_sha256(imdb_file):
     assert ds.identity()["official"] is False
 
 
+def test_the_file_is_read_once_and_hashed_in_that_read(imdb_file, monkeypatch):
+    """load_imdb reads an imdb.npz once (beside aclimdb.kind_of's 2-byte sniff of its magic):
+    the SHA-256 it records is of the bytes it parsed. Kills: hashing by a second read (a file
+    swapped between the two reads would be recorded under a hash it was not trained on), and
+    a hash of anything but the file's bytes."""
+    import builtins
+    import hashlib
+
+    path, _ = imdb_file
+    reads: list[list[int]] = []  # bytes read, per open of the file
+    real_open = builtins.open
+
+    class Counted:
+        def __init__(self, f):
+            self._f, self._n = f, []
+            reads.append(self._n)
+
+        def read(self, *args):
+            data = self._f.read(*args)
+            self._n.append(len(data))
+            return data
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return self._f.__exit__(*exc)
+
+    def counting_open(file, *args, **kwargs):
+        f = real_open(file, *args, **kwargs)
+        return Counted(f) if str(file) == str(path) else f
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    ds = load_imdb(path, num_words=100, max_len=10)
+    full = [sum(n) for n in reads if sum(n) > 2]
+    assert full == [path.stat().st_size], reads
+    assert ds.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_path_is_resolved_once_per_load(imdb_file, isolated_keras_home, monkeypatch):
+    """load_dataset finds the file in one place (data.resolve_imdb): the named path is looked
+    up once whether it comes from --imdb-path, $LSTM_REPRO_IMDB, or is absent and the Keras
+    cache answers. Kills: a second resolution (the three issue 20 found in cli, data and imdb),
+    under which an env var changed mid-run could make the hash and the reviews disagree."""
+    from lstm_repro import data
+
+    path, _ = imdb_file
+    calls = []
+    real = data.named_imdb_path
+
+    def counting(explicit, **kwargs):
+        calls.append(explicit)
+        return real(explicit, **kwargs)
+
+    monkeypatch.setattr(data, "named_imdb_path", counting)
+    monkeypatch.setattr("lstm_repro.imdb.named_imdb_path", counting)
+    (isolated_keras_home / "datasets" / "imdb.npz").write_bytes(path.read_bytes())
+    for kind, explicit, env in (
+        ("imdb", str(path), None),
+        ("auto", None, str(path)),
+        ("imdb-early", None, None),
+        ("auto", None, None),
+    ):
+        if env is None:
+            monkeypatch.delenv("LSTM_REPRO_IMDB", raising=False)
+        else:
+            monkeypatch.setenv("LSTM_REPRO_IMDB", env)
+        calls.clear()
+        ds = load_dataset(kind, num_words=100, max_len=12, seed=0, imdb_path=explicit)
+        assert len(calls) == 1, (kind, calls)
+        assert ds.name.startswith("imdb")
+
+
 def test_the_official_hash_marks_a_file_official(imdb_file, monkeypatch):
     """`official: true` comes from comparing the file's SHA-256 with Keras's published one.
     Kills: an `official` flag that is always false, or true for any file."""
