@@ -11,6 +11,7 @@
 #   ci.txt      extras dev (test, plot, lint, jax, cross, tox): .ci/run, tox -e engines
 #   oldest.txt  extras test, plot, each direct dependency at its lower bound: tox -e oldest
 #   lint.txt    extra lint (ruff alone): tox -e lint
+#   mutation.txt  extras test, plot, mutation, at test.txt's versions: tox -e mutation
 #
 # All are resolved for CPython 3.11 (the Python CI runs) on x86-64 Linux; the hashes cover
 # every wheel of each pinned version on PyPI, so the same lock installs on other platforms
@@ -27,6 +28,9 @@ uv pip compile pyproject.toml "${common[@]}" --extra test --extra plot -o requir
 uv pip compile pyproject.toml "${common[@]}" --extra dev -o requirements/ci.txt
 uv pip compile pyproject.toml "${common[@]}" --extra test --extra plot \
   --resolution lowest-direct -o requirements/oldest.txt
+# test.txt's versions plus mutmut and what it needs
+uv pip compile pyproject.toml "${common[@]}" --extra test --extra plot --extra mutation \
+  --constraint requirements/test.txt -o requirements/mutation.txt
 # ruff at the version the CI lock holds (pyproject's lint extra), alone: a lint env needs nothing else
 grep -E '^ruff==' requirements/ci.txt | cut -d' ' -f1 |
   uv pip compile - "${common[@]}" -o requirements/lint.txt

@@ -627,3 +627,240 @@ def test_the_cli_offers_the_gates_own_defaults():
     args = parser.parse_args(["gate-accuracy", "a", "b"])
     assert args.min_effect == accuracy["min_effect"].default == gate.MIN_EFFECT
     assert args.alpha == accuracy["alpha"].default == gate.ALPHA
+
+
+def _spec(model="fused-lstm", epochs=2, seed=0):
+    return {"model": model, "config": {"seed": seed, "epochs": epochs, "units": 64}}
+
+
+@pytest.mark.parametrize(
+    "doc,message",
+    [
+        ({}, "not a `lstm-repro seeds` file (no 'runs' list)"),
+        ({"runs": []}, "no 'runs' list"),
+        ({"runs": "x"}, "no 'runs' list"),
+        ({"runs": [1]}, "runs[0] is not a result record"),
+        ({"runs": [{"test_accuracy": 0.5}]}, "runs[0] is not a result record"),
+        ({"runs": [{"config": {}, "test_accuracy": True}]}, "must be a number in [0, 1], got True"),
+        ({"runs": [{"config": {}, "test_accuracy": "0.5"}]}, "got '0.5'"),
+        ({"runs": [{"config": {}, "test_accuracy": 1.01}]}, "got 1.01"),
+        ({"runs": [{"config": {}, "test_accuracy": -0.01}]}, "got -0.01"),
+        (
+            {"runs": [{"model": "a", "config": {}, "test_accuracy": 0.5},
+                      {"model": "b", "config": {}, "test_accuracy": 0.5}]},
+            "do not share one model and configuration",
+        ),
+        (
+            {"runs": [{"model": "a", "config": {"epochs": 1}, "test_accuracy": 0.5},
+                      {"model": "a", "config": {"epochs": 2}, "test_accuracy": 0.5}]},
+            "do not share one model and configuration",
+        ),
+    ],
+)  # fmt: skip
+def test_a_malformed_seeds_document_is_refused_with_where_and_why(doc, message):
+    """Each way a seeds document can be wrong gets its own one-line reason naming the file and
+    the run. Kills: a check turned from `or` into `and` (a list of non-records, or a run with
+    no config, accepted), the [0, 1] bounds moved in either direction (1.0 and 0.0 are legal,
+    1.01 and -0.01 are not), booleans and strings taken for accuracies, and a message lost."""
+    from lstm_repro.gate import parse_distribution
+
+    with pytest.raises(ReproError) as e:
+        parse_distribution(doc, path="s.json")
+    assert str(e.value).startswith("s.json") and message in str(e.value)
+
+
+def test_a_seeds_document_parses_to_its_runs_in_order():
+    """The distribution keeps every run's accuracy and seed in file order, the shared config
+    without the seed, and keys on the recorded spec when there is one (else on the runs' model
+    and config). Kills: a seed read from another key, the first run's config swapped for
+    another's, the key taken from nothing, and the 0 and 1 bounds made exclusive."""
+    from lstm_repro.gate import parse_distribution
+
+    doc = _seeds_doc([0.0, 1.0, 0.5])
+    d = parse_distribution(doc, path="s.json")
+    assert (d.model, d.accuracies, d.seeds) == ("fused-lstm", (0.0, 1.0, 0.5), (0, 1, 2))
+    assert d.config == {"epochs": 2, "units": 64}
+    bare = spec_key({"model": "fused-lstm", "config": {"epochs": 2, "units": 64}}, None)
+    assert d.key == bare
+    other = {**doc, "spec": _spec(epochs=9)}
+    assert parse_distribution(other, path="s.json").key == spec_key(_spec(epochs=9), None)
+    assert d.key != spec_key(_spec(epochs=9), None)
+
+
+def test_a_collection_gives_the_distribution_whose_spec_matches_the_current_runs():
+    """From {"distributions": [...]} (benchmarks/baselines/accuracy.json) the gate takes the
+    entry whose spec matches the current run's key, not the first; a collection cannot be the
+    current run; a non-object entry and a missing match are refused by name. Kills: `like`'s
+    test inverted, the match test inverted (the first non-matching entry taken), an entry
+    parsed as something else, and a collection read under another key."""
+    from lstm_repro.gate import parse_distribution
+
+    current = parse_distribution({**_seeds_doc([0.9, 0.91]), "spec": _spec()}, path="c.json")
+    wanted = {**_seeds_doc([0.7, 0.71]), "spec": _spec()}
+    decoy = {**_seeds_doc([0.2, 0.21], epochs=9), "spec": _spec(epochs=9)}
+    got = parse_distribution({"distributions": [decoy, wanted]}, path="b.json", like=current)
+    assert got.accuracies == (0.7, 0.71)
+    with pytest.raises(ReproError, match=r"^b\.json: a collection of distributions cannot be"):
+        parse_distribution({"distributions": [wanted]}, path="b.json")
+    with pytest.raises(ReproError, match=r"^b\.json: distributions\[1\] is not an object"):
+        parse_distribution({"distributions": [decoy, 3]}, path="b.json", like=current)
+    with pytest.raises(ReproError, match=r"^b\.json: no distribution with the current run's"):
+        parse_distribution({"distributions": [decoy]}, path="b.json", like=current)
+    bad = {**wanted, "runs": [{"config": {}, "test_accuracy": 2}]}
+    with pytest.raises(ReproError, match=r"b\.json \(distributions\[0\]\): runs\[0\]"):
+        parse_distribution({"distributions": [bad]}, path="b.json", like=current)
+
+
+def _row(**changes) -> dict:
+    row = copy.deepcopy(_doc({"test_step[chapter-fused-lstm-train]": 0.17}, rounds=8))
+    (r,) = row["benchmarks"]
+    for key, value in changes.items():
+        target, _, field = key.rpartition("__")
+        (r[target] if target else r)[field] = value
+    return {"benchmarks": [r]}
+
+
+@pytest.mark.parametrize(
+    "doc,message",
+    [
+        ({}, "b.json: not a pytest-benchmark JSON file (no 'benchmarks' list)"),
+        ({"benchmarks": [7]}, "b.json: benchmarks[0] is not an object"),
+        (_row(name=""), "b.json: benchmarks[0] has no name (or a name that is not text)"),
+        (_row(name=3), "has no name"),
+        (_row(stats=None), "test_step[chapter-fused-lstm-train]: has no stats"),
+        (_row(extra_info__variant=3), ": variant and group must be text"),
+        (_row(group=3), ": variant and group must be text"),
+        (_row(stats__data=[0.1] * 7), ": needs at least 8 raw round times in stats.data (this"),
+        (_row(stats__data=[0.1] * 7 + ["x"]), ": a round time is not a number (str)"),
+        (_row(stats__data=[0.1] * 7 + [0.0]), ": a round time must be a positive finite"),
+        (_row(stats__median=True), ": stats.median is not a number (bool)"),
+        (_row(extra_info__flops_per_step=-1.0), ": flops_per_step must be a positive finite"),
+        (_row(extra_info__peak_gflops=float("inf")), ": peak_gflops must be a positive finite"),
+        (_row(extra_info__peak_gflops=10**400), ": peak_gflops is too large to be a number"),
+    ],
+)
+def test_a_malformed_benchmark_row_is_refused_with_where_and_why(doc, message):
+    """Each way a pytest-benchmark row can be wrong gets its own reason, naming the file and
+    the benchmark. Kills: `or` turned into `and` in a check (a numeric name, a numeric group,
+    a numeric variant accepted), 8 rounds refused or 7 admitted (MIN_ROUNDS's edge), a figure
+    reported under another field's name or under no benchmark, and a message lost."""
+    from lstm_repro.gate import parse_benchmarks
+
+    with pytest.raises(ReproError) as e:
+        parse_benchmarks(doc, path="b.json")
+    assert message in str(e.value) and str(e.value).startswith("b.json")
+
+
+def test_a_benchmark_row_parses_to_its_fields_and_foreign_rows_are_skipped():
+    """A row of this suite keeps its group, variant, median, rounds, FLOPs, peak and mode; a
+    row without extra_info.variant (the matmul peak, another suite's) is skipped and the rows
+    after it still read; a name twice is refused. Kills: `continue` turned into `break`, the
+    group or mode read from another key or dropped, a figure swapped for another."""
+    from lstm_repro.gate import parse_benchmarks
+
+    doc = _row(extra_info__mode="core")
+    (r,) = doc["benchmarks"]
+    foreign = {"name": "test_peak", "stats": {"data": [1.0]}, "extra_info": {}}
+    got = parse_benchmarks({"benchmarks": [foreign, r]}, path="b.json")
+    (b,) = got.values()
+    assert (b.name, b.group, b.variant, b.mode) == (r["name"], r["group"], "fused-lstm", "core")
+    assert (b.median, b.samples) == (r["stats"]["median"], tuple(r["stats"]["data"]))
+    assert (b.flops, b.peak) == (2e9, 100.0)
+    (plain,) = parse_benchmarks(_row(group=None), path="b.json").values()
+    assert (plain.group, plain.mode) == ("", "")
+    with pytest.raises(ReproError, match=r"b\.json: test_step\[chapter-fused-lstm-train\]: app"):
+        parse_benchmarks({"benchmarks": [r, r]}, path="b.json")
+
+
+def _welch_less_p(c, b) -> float:
+    """One-sided Welch p (c lower), from the formulas: t, the Welch-Satterthwaite df, t's CDF."""
+    from scipy import stats
+
+    c, b = np.asarray(c), np.asarray(b)
+    vc, vb = c.var(ddof=1) / len(c), b.var(ddof=1) / len(b)
+    t = (c.mean() - b.mean()) / math.sqrt(vc + vb)
+    df = (vc + vb) ** 2 / (vc**2 / (len(c) - 1) + vb**2 / (len(b) - 1))
+    return float(stats.t.cdf(t, df))
+
+
+def test_the_accuracy_report_carries_the_welch_p_the_verdict_and_both_summaries():
+    """Every field of an AccuracyReport against the formulas: the one-sided Welch p (not the
+    two-sided, not Student's pooled test), the verdict words each case prints, and summaries of
+    the right distribution. The unequal sizes and spreads make Welch and Student differ. Kills:
+    `equal_var` or `alternative` dropped or flipped, the verdict strings changed, the summaries
+    swapped, the model name lost, a 2-seed distribution refused or a 1-seed one admitted."""
+    from statistics import stdev
+
+    from scipy import stats
+
+    from lstm_repro.gate import summarise
+
+    base = [0.90, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97]
+    cur = [0.86, 0.90, 0.94]
+    r = compare_accuracy(_seeds_doc(base), _seeds_doc(cur), min_effect=0.0, alpha=0.5)
+    assert r.p_value == pytest.approx(_welch_less_p(cur, base), rel=1e-9)
+    assert (r.model, r.regressed, r.verdict) == ("fused-lstm", True, "REGRESSION")
+    assert r.difference == pytest.approx(np.mean(cur) - np.mean(base))
+    assert (r.baseline, r.current) == (summarise(base), summarise(cur))
+    small = compare_accuracy(_seeds_doc(base), _seeds_doc(cur), min_effect=0.5, alpha=0.5)
+    assert (small.regressed, small.verdict) == (False, "lower, but by less than the minimum effect")
+    up = compare_accuracy(_seeds_doc(cur), _seeds_doc(base), min_effect=0.0, alpha=0.5)
+    assert (up.regressed, up.verdict) == (False, "ok")
+    assert up.p_value == pytest.approx(_welch_less_p(base, cur), rel=1e-9)
+    assert compare_accuracy(_seeds_doc([0.9, 0.91]), _seeds_doc([0.9, 0.91])).verdict == "ok"
+    for few in ([0.9], [0.9, 0.91]):
+        with pytest.raises(ReproError, match=r"^each distribution needs at least 2 seeds"):
+            compare_accuracy(_seeds_doc([0.9]), _seeds_doc(few))
+        with pytest.raises(ReproError, match=r"^each distribution needs at least 2 seeds"):
+            compare_accuracy(_seeds_doc(few), _seeds_doc([0.9]))
+    s = summarise(cur)
+    half = stats.t.ppf(0.975, 2) * stdev(cur) / math.sqrt(3)
+    assert (s["n"], s["min"], s["max"]) == (3, 0.86, 0.94)
+    assert s["std"] == pytest.approx(stdev(cur)) and s["mean"] == pytest.approx(0.9)
+    assert s["ci95"] == pytest.approx([0.9 - half, 0.9 + half])
+    one = summarise([0.5])
+    assert (one["std"], one["ci95"], one["mean"]) == (None, None, 0.5)
+    flat = summarise([0.7, 0.7])
+    assert (flat["std"], flat["ci95"]) == (0.0, [0.7, 0.7])
+
+
+def test_distributions_with_no_spread_are_decided_by_their_means():
+    """When neither distribution varies the t-test is undefined: a lower mean is p = 0, else
+    p = 1. When only one is flat the Welch test still runs. Kills: the `and` of the two
+    no-spread checks turned into `or` (one flat distribution skipping the test), p's two
+    values swapped, a tie read as lower."""
+    flat_hi, flat_lo = [0.92] * 4, [0.90] * 4
+    assert compare_accuracy(_seeds_doc(flat_hi), _seeds_doc(flat_lo), min_effect=0).p_value == 0
+    assert compare_accuracy(_seeds_doc(flat_lo), _seeds_doc(flat_hi)).p_value == 1
+    assert compare_accuracy(_seeds_doc(flat_hi), _seeds_doc(flat_hi)).p_value == 1
+    varied = [0.89, 0.90, 0.91, 0.90]
+    r = compare_accuracy(_seeds_doc(flat_hi), _seeds_doc(varied))
+    assert r.p_value == pytest.approx(_welch_less_p(varied, flat_hi), rel=1e-9)
+    r = compare_accuracy(_seeds_doc(varied), _seeds_doc(flat_hi))
+    assert r.p_value == pytest.approx(_welch_less_p(flat_hi, varied), rel=1e-9)
+
+
+def test_the_accuracy_gate_names_each_file_and_refuses_a_bad_min_effect():
+    """Errors name the file they are about: the baseline first, the current second. Kills:
+    the two names swapped or lost, a current distribution looked up in the collection of
+    nothing, the configs compared on their shared keys only, and `and` for `or` in the
+    min-effect check (a NaN or a negative admitted)."""
+    names = ("base.json", "cur.json")
+    with pytest.raises(ReproError, match=r"^base\.json is fused-gru but cur\.json is fused-lstm"):
+        compare_accuracy(_seeds_doc(ACCURACIES, model="fused-gru"), _seeds_doc(ACCURACIES),
+                         names=names)  # fmt: skip
+    with pytest.raises(ReproError, match=r"^cur\.json: not a `lstm-repro seeds` file"):
+        compare_accuracy(_seeds_doc(ACCURACIES), {}, names=names)
+    with pytest.raises(ReproError, match=r"^base\.json: not a `lstm-repro seeds` file"):
+        compare_accuracy({}, _seeds_doc(ACCURACIES), names=names)
+    extra = _seeds_doc(ACCURACIES)
+    for run in extra["runs"]:
+        run["config"]["clipnorm"] = 1.0
+    with pytest.raises(ReproError, match=r"different \['clipnorm'\]"):
+        compare_accuracy(_seeds_doc(ACCURACIES), extra, names=names)
+    for bad in (float("nan"), -0.01, float("inf")):
+        with pytest.raises(ReproError, match=r"^--min-effect must be a finite number >= 0"):
+            compare_accuracy(_seeds_doc(ACCURACIES), _seeds_doc(ACCURACIES), min_effect=bad)
+    collection = {"distributions": [{**_seeds_doc(ACCURACIES), "spec": _spec()}]}
+    current = {**_seeds_doc(ACCURACIES), "spec": _spec()}
+    assert compare_accuracy(collection, current, names=names).verdict == "ok"

@@ -320,3 +320,70 @@ def test_the_closeness_limits_are_inclusive(monkeypatch):
     monkeypatch.setattr(records, "CLOSE_LOSS_REL", rel)
     monkeypatch.setattr(records, "CLOSE_ACCURACY", math.nextafter(accuracy, 0.0))
     assert records.compare_runs(recorded, fresh)["verdict"] == "different"
+
+
+def test_a_rerun_comparison_reports_where_and_by_how_much_the_runs_part():
+    """Every field compare_runs reports besides the verdict: the first step whose loss differs
+    (the shorter run's length when one run is a prefix of the other, None when none differs),
+    the largest relative loss difference over steps both recorded (None, a non-finite loss,
+    skipped), both accuracies and their gap (inf when one is missing), and what differs in the
+    environments. Kills: first_divergent_step never computed or computed as the longer
+    length, a None loss compared, an empty loss list read as a difference of 1, and the two
+    records' environments or accuracies taken from one side."""
+    from lstm_repro.records import compare_runs
+
+    r = compare_runs(_record([0.7, 0.6, 0.5]), _record([0.7, 0.66, 0.5], sha="v", accuracy=0.79))
+    assert (r["first_divergent_step"], r["steps"]) == (1, (3, 3))
+    assert r["max_relative_loss_difference"] == pytest.approx(0.06 / 0.6)
+    assert r["test_accuracy"] == (0.8, 0.79)
+    assert r["test_accuracy_difference"] == pytest.approx(0.01)
+    prefix = compare_runs(_record([0.7, 0.6]), _record([0.7, 0.6, 0.5]))
+    assert (prefix["first_divergent_step"], prefix["verdict"]) == (2, "different")
+    assert compare_runs(_record([0.7]), _record([0.7]))["first_divergent_step"] is None
+    gaps = compare_runs(_record([None, 0.6]), _record([0.9, 0.6], sha="v"))
+    assert (gaps["first_divergent_step"], gaps["max_relative_loss_difference"]) == (0, 0.0)
+    gaps = compare_runs(_record([0.9, 0.6]), _record([None, 0.6], sha="v"))
+    assert gaps["max_relative_loss_difference"] == 0.0
+    empty = compare_runs(_record([]), _record([], sha="v"))
+    assert (empty["max_relative_loss_difference"], empty["verdict"]) == (0.0, "numerically close")
+    missing = compare_runs(_record([0.7]), {**_record([0.7]), "test_accuracy": None})
+    assert missing["test_accuracy_difference"] == float("inf")
+    assert missing["test_accuracy"] == (0.8, None)
+    envs = compare_runs(
+        {**_record([0.7]), "environment": {"numpy": "1.0", "python": "3.11"}},
+        {**_record([0.7]), "environment": {"numpy": "2.0", "python": "3.11"}},
+    )
+    assert envs["environment_differences"] == [("numpy", "1.0", "2.0")]
+
+
+def test_the_environment_record_has_its_schema_and_reads_each_value_from_its_source():
+    """verify and the report read these keys by name, so a key respelled is a record they
+    cannot read. Each value against where it comes from: /proc/cpuinfo's SIMD flags (the
+    prefixes oneDNN's kernel choice turns on), the interpreter, NumPy, the CPU counts, the
+    thread variables. Kills: a key renamed, a flag prefix lost or misspelled, the flags
+    unsorted, the thread variables or counts taken from elsewhere."""
+    import os
+    import platform
+    from pathlib import Path
+
+    from lstm_repro.records import THREAD_ENV, cpu_name, environment
+
+    env = environment()
+    assert set(env) == {
+        "python", "keras", "keras_backend", "tensorflow", "jax", "torch", "numpy", "device",
+        "cpu", "cpu_flags", "platform", "threads", "backend_version", "packages", "lock",
+    }  # fmt: skip
+    assert (env["python"], env["numpy"], env["cpu"]) == (
+        platform.python_version(), np.__version__, cpu_name(),
+    )  # fmt: skip
+    assert env["platform"] == platform.platform()
+    threads = env["threads"]
+    assert threads["cpu_count"] == os.cpu_count()
+    assert threads["usable_cpus"] == len(os.sched_getaffinity(0))
+    assert all(threads[name] == os.environ.get(name) for name in THREAD_ENV)
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        line = next(x for x in cpuinfo.read_text().splitlines() if x.startswith("flags"))
+        flags = line.split(":", 1)[1].split()
+        expected = sorted(f for f in flags if f.startswith(("avx", "fma", "sse4", "amx", "f16c")))
+        assert env["cpu_flags"] == " ".join(expected)
