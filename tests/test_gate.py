@@ -864,3 +864,132 @@ def test_the_accuracy_gate_names_each_file_and_refuses_a_bad_min_effect():
     collection = {"distributions": [{**_seeds_doc(ACCURACIES), "spec": _spec()}]}
     current = {**_seeds_doc(ACCURACIES), "spec": _spec()}
     assert compare_accuracy(collection, current, names=names).verdict == "ok"
+
+
+def test_the_speed_gates_arguments_are_checked_at_their_edges():
+    """--tolerance 0 and an alpha just inside (0, 1) are legal; a NaN or negative tolerance,
+    alpha 0 or 1, and an unknown normalisation are refused with the flag and the legal values.
+    Kills: `and` for `or` in the tolerance check, either alpha bound made inclusive or moved."""
+    doc = _doc(BASE)
+    assert compare_speed(doc, doc, tolerance=0.0, alpha=1e-9).regressed is False
+    assert compare_speed(doc, doc, alpha=1 - 1e-9).regressed is False
+    for tolerance in (float("nan"), -0.01, float("inf")):
+        with pytest.raises(ReproError, match=r"^--tolerance must be a finite number >= 0"):
+            compare_speed(doc, doc, tolerance=tolerance)
+    for alpha in (0.0, 1.0, 1.5):
+        with pytest.raises(ReproError, match=r"^--alpha must lie in \(0, 1\), got"):
+            compare_speed(doc, doc, alpha=alpha)
+    with pytest.raises(ReproError, match=r"^--normalise must be one of peak, reference, none$"):
+        compare_speed(doc, doc, normalise="median")
+
+
+def test_speed_gate_errors_name_the_file_they_are_about():
+    """The baseline is named first and the current second, in parse errors and in "no
+    common benchmarks". Kills: the two names swapped, lost, or one used for both."""
+    names = ("base.json", "cur.json")
+    doc = _doc(BASE)
+    with pytest.raises(ReproError, match=r"^base\.json: not a pytest-benchmark"):
+        compare_speed({}, doc, names=names)
+    with pytest.raises(ReproError, match=r"^cur\.json: not a pytest-benchmark"):
+        compare_speed(doc, {}, names=names)
+    other = _doc({"test_step[chapter-fused-rnn-train]": 0.1})
+    with pytest.raises(ReproError, match=r"^no common benchmarks between base\.json \(4\) and "
+                       r"cur\.json \(1\)$"):  # fmt: skip
+        compare_speed(doc, other, names=names)
+    assert compare_speed(doc, doc, names=names).names == names
+
+
+def test_the_rank_test_is_one_sided_each_way():
+    """Each row's p is the one-sided Mann-Whitney p that current is slower: near 1 for a
+    benchmark 1.5x faster, near 0 for one 1.5x slower, and the faster one is called faster
+    through the mirrored one-sided test. Kills: a two-sided test in either direction (a
+    faster benchmark would get a tiny p and read as slower-significant), the row's rounds
+    taken from one side, the report's normalisation lost."""
+    from scipy import stats
+
+    fast, slow = "test_step[chapter-fused-lstm-train]", "test_step[chapter-unrolled-lstm-train]"
+    base = _doc(BASE, rounds=12)
+    cur = _doc(BASE, seed=3, rounds=16, scale={fast: 1 / 1.5, slow: 1.5})
+    report = compare_speed(base, cur, normalise="none")
+    rows = {r.name: r for r in report.rows}
+    samples = {
+        doc_name: {r["name"]: r["stats"]["data"] for r in doc["benchmarks"]}
+        for doc_name, doc in (("b", base), ("c", cur))
+    }
+    for name in (fast, slow):
+        expected = stats.mannwhitneyu(samples["c"][name], samples["b"][name], alternative="greater")
+        assert rows[name].p_value == pytest.approx(expected.pvalue)
+        assert rows[name].rounds == (12, 16)
+    assert rows[fast].p_value > 0.99 and rows[fast].verdict == "faster"
+    assert rows[slow].p_value < 1e-4 and rows[slow].verdict == "REGRESSION"
+    assert report.normalise == "none"
+
+
+def test_the_step_over_core_row_carries_the_steps_rounds_and_needs_both_runs_pairs():
+    """The "<step> / core" row counts the full step's rounds from each side, and appears only
+    when both runs have both halves of the pair. Kills: the row's rounds taken from one side
+    twice, the pair accepted when the baseline lacks it or when either half is missing."""
+    core = "test_step[chapter-unrolled-lstm-core]"
+    base, cur = _core_doc(rounds=10), _core_doc(seed=1, rounds=14)
+    (row,) = (r for r in compare_speed(base, cur).rows if r.name == RATIO)
+    assert row.rounds == (10, 14)
+    without_core = {"benchmarks": [r for r in base["benchmarks"] if r["name"] != core]}
+    for b, c in ((without_core, cur), (cur, without_core)):
+        assert RATIO not in _verdicts(compare_speed(b, c))
+    plain_base = copy.deepcopy(base)
+    for r in plain_base["benchmarks"]:
+        r["extra_info"].pop("mode")
+    assert RATIO not in _verdicts(compare_speed(plain_base, cur))
+
+
+def test_a_spec_key_ignores_the_seed_and_key_order_and_nothing_else():
+    """Two distributions are comparable when their specs match but for the seed. Kills: the
+    seed kept in the key (no committed baseline would ever match), another field dropped
+    instead of it, the config read from another key, and an order-dependent key (JSON
+    written with sort_keys off)."""
+    spec = {"model": "fused-lstm", "config": {"seed": 0, "epochs": 4, "units": 64}}
+    key = spec_key(spec)
+    assert spec_key({**spec, "config": {"units": 64, "epochs": 4, "seed": 9}}) == key
+    assert spec_key({"config": spec["config"], "model": "fused-lstm"}) == key
+    assert spec_key({**spec, "config": {"seed": 0, "epochs": 5, "units": 64}}) != key
+    assert spec_key({**spec, "model": "fused-gru"}) != key
+    assert spec_key({**spec, "data": "synthetic"}) != key
+    assert json.loads(key) == {"model": "fused-lstm", "config": {"epochs": 4, "units": 64}}
+
+
+@pytest.mark.parametrize("name", ["imdb", "imdb-early", "imdb-late"])
+def test_every_real_review_kind_is_keyed_by_its_archive_and_tokenizer(name):
+    """The three real-review sources are keyed by the file read and the tokenizer, the path
+    dropped. Kills: a kind left out of the real-review key (its path would key it), the path
+    kept, and the tokenizer dropped (two tokenizer versions compared as one)."""
+    spec = {"model": "fused-lstm", "config": {"epochs": 4}, "data": name}
+    real = {"name": name, "sha256": "a" * 64, "tokenizer": "lstm-repro-words-v1"}
+    key = json.loads(spec_key({**spec, "imdb_path": "/some/where.tar.gz"}, real))
+    assert "imdb_path" not in key
+    assert (key["data"], key["dataset_sha256"], key["tokenizer"]) == (
+        name, "a" * 64, "lstm-repro-words-v1",
+    )  # fmt: skip
+    assert spec_key(spec, {**real, "tokenizer": "lstm-repro-words-v2"}) != spec_key(spec, real)
+
+
+def test_the_prediction_floor_is_exceeded_downward_at_its_stated_rate():
+    """prediction_floor is the one-sided bound on one more seed's accuracy: with normal seeds,
+    a fresh draw falls below a floor computed from 3 others 10% of the time at confidence 0.9
+    (20,000 simulated campaigns, seeded: the binomial sd is 0.2 points, so 0.094-0.106 is
+    three of them; n degrees of freedom instead of n - 1 would give 0.12). The ceiling mirrors it about the mean. Kills: the n - 1 degrees of
+    freedom, the sqrt(1 + 1/n) of a prediction (not a confidence) interval, ddof 1, the
+    confidence not passed on, and 3 seeds refused or 2 admitted."""
+    from lstm_repro.gate import prediction_ceiling, prediction_floor
+
+    rng = np.random.default_rng(0)
+    draws = rng.normal(0.85, 0.02, size=(20000, 4))
+    floors = np.array([prediction_floor(d[:3], confidence=0.9) for d in draws])
+    below = float(np.mean(draws[:, 3] < floors))
+    assert 0.094 <= below <= 0.106, below
+    a = [0.80, 0.82, 0.86]
+    floor = prediction_floor(a, confidence=0.999)
+    assert prediction_ceiling(a, confidence=0.999) == pytest.approx(2 * np.mean(a) - floor)
+    assert prediction_floor(a) == floor  # 0.999 is the default
+    assert prediction_ceiling(a, confidence=0.9) < prediction_ceiling(a)
+    with pytest.raises(ReproError, match=r"^a floor needs a distribution of at least 3 seeds"):
+        prediction_floor([0.8, 0.9])
