@@ -364,3 +364,95 @@ def test_each_threshold_is_written_once_and_the_prose_is_formatted_from_it():
     for cid, texts in shown.items():
         for text in texts:
             assert text in prose[cid], (cid, text, prose[cid])
+
+
+def _below(x: float) -> float:
+    return math.nextafter(x, -math.inf)
+
+
+def _above(x: float) -> float:
+    return math.nextafter(x, math.inf)
+
+
+def _edges():
+    """(claim, figures, verdict, text in the reason, or "-text" not in it): each synthetic
+    threshold exactly at its
+    value and one float step to the other side. The thresholds are claims.py's constants,
+    computed here the way the decide functions compute them."""
+    from lstm_repro import claims as k
+
+    c1 = {"linear_slope_rho_0_5": math.log(0.5), "linear_slope_rho_1_5": math.log(1.5)}
+    c3 = {"max_norm_over_bound": 1.0, "min_cosine": 1.0}
+    c4 = {
+        "unclipped_first_non_finite_step": 3.0,
+        "clipped_all_finite": 1.0,
+        "clipped_first_loss": 2.0,
+        "clipped_final_loss": 1.0,
+    }
+    c5 = {"max_abs_error": 0.0, "max_gate_outside_unit_interval": 0.0}
+    c6 = {
+        "lstm_over_rnn_at_50": 1e5,
+        "lstm_over_rnn_at_50_embedding_scale": 2.0,
+        "carousel_max_relative_error": 0.0,
+    }
+    return [
+        ("C1", {**c1, "tanh_slope_rho_1_5": 0.0}, HOLDS, "explodes above 1"),
+        ("C1", {**c1, "tanh_slope_rho_1_5": _below(0.0)}, CAVEAT, "no explosion"),
+        ("C2", {"rnn_early_accuracy": _below(k.C2_CHANCE_BELOW)}, HOLDS, "stays at chance"),
+        ("C2", {"rnn_early_accuracy": k.C2_CHANCE_BELOW}, CAVEAT, "partly learned"),
+        ("C2", {"rnn_early_accuracy": _below(k.C2_LEARNED_AT)}, CAVEAT, "partly learned"),
+        ("C2", {"rnn_early_accuracy": k.C2_LEARNED_AT}, FAILS, "learned evidence"),
+        ("C3", {**c3, "max_norm_over_bound": 1 + k.C3_TOL}, CAVEAT, "never above"),
+        ("C3", {**c3, "max_norm_over_bound": _above(1 + k.C3_TOL)}, FAILS, "norm/bound"),
+        ("C3", {**c3, "min_cosine": 1 - k.C3_TOL}, CAVEAT, "direction kept"),
+        ("C3", {**c3, "min_cosine": _below(1 - k.C3_TOL)}, FAILS, "cosine down to"),
+        ("C4", {**c4, "unclipped_first_non_finite_step": 0.0}, HOLDS, "from step 0"),
+        ("C4", {**c4, "unclipped_first_non_finite_step": -1.0}, FAILS, "did not explode"),
+        ("C4", {**c4, "clipped_final_loss": 2.0}, FAILS, "still diverged or did not improve"),
+        ("C4", {**c4, "clipped_final_loss": _below(2.0)}, HOLDS, "all finite"),
+        ("C4", {**c4, "clipped_all_finite": 0.0}, FAILS, "still diverged"),
+        ("C5", {**c5, "max_abs_error": k.C5_TOL}, HOLDS, "match the chapter's equations"),
+        ("C5", {**c5, "max_abs_error": _above(k.C5_TOL)}, FAILS, "departs"),
+        ("C5", {**c5, "max_gate_outside_unit_interval": 1e-9}, FAILS, "departs"),
+        ("C6", {**c6, "lstm_over_rnn_at_50": k.C6_MIN_RATIO}, CAVEAT, "keeps 1e+03x"),
+        ("C6", {**c6, "lstm_over_rnn_at_50": _below(k.C6_MIN_RATIO)}, FAILS, "is only"),
+        ("C6", {**c6, "carousel_max_relative_error": _below(k.C6_CAROUSEL_TOL)}, CAVEAT,
+         "product of forget gates"),
+        ("C6", {**c6, "carousel_max_relative_error": k.C6_CAROUSEL_TOL}, CAVEAT,
+         "did not check out"),
+        ("C6", {**c6, "lstm_over_rnn_at_50_embedding_scale": 1.0}, CAVEAT, "-order reverses"),
+        ("C6", {**c6, "lstm_over_rnn_at_50_embedding_scale": _below(1.0)}, CAVEAT,
+         "order reverses"),
+        ("C7", {"rnn_early_accuracy": 0.5, "lstm_early_accuracy": 0.5 + k.C7_MARGIN}, HOLDS,
+         "LSTM 0.600"),
+        ("C7", {"rnn_early_accuracy": 0.5, "lstm_early_accuracy": _below(0.5 + k.C7_MARGIN)},
+         FAILS, "LSTM 0.600"),
+        ("C8", {"rnn_accuracy": 0.5, "lstm_accuracy": 0.5 + k.C8_MARGIN}, CAVEAT, "only"),
+        ("C8", {"rnn_accuracy": 0.5, "lstm_accuracy": _above(0.5 + k.C8_MARGIN)}, HOLDS, ""),
+        ("C8", {"rnn_accuracy": 0.5, "lstm_accuracy": 0.5}, FAILS, "not below"),
+        ("C8", {"rnn_accuracy": 0.5, "lstm_accuracy": _above(0.5)}, CAVEAT, "ahead by only"),
+        ("C9", {"gru_accuracy": 0.7, "gru_floor": 0.7}, HOLDS, "floor 0.700"),
+        ("C9", {"gru_accuracy": _below(0.7), "gru_floor": 0.7}, FAILS, "below its floor"),
+        ("C10", {"imdb_test_accuracy": k.C10_FLOOR}, HOLDS, "0.8000 after 4 epochs"),
+        ("C10", {"imdb_test_accuracy": _below(k.C10_FLOOR)}, FAILS, "(published ~0.83)"),
+        ("C11", {"state_tensors_lstm": 2.0, "state_tensors_rnn": 1.0}, HOLDS, "[h, C]"),
+        ("C11", {"state_tensors_lstm": 2.0, "state_tensors_rnn": 2.0}, FAILS, "not 2 and 1"),
+        ("C11", {"state_tensors_lstm": 1.0, "state_tensors_rnn": 1.0}, FAILS, "not 2 and 1"),
+        ("C12", {"fails_without_mask_reset": 1.0, "runs_with_port": 1.0}, FAILS, "the port"),
+        ("C12", {"fails_without_mask_reset": 0.0, "runs_with_port": 1.0}, HOLDS, "unchanged"),
+        ("C12", {"fails_without_mask_reset": 1.0, "runs_with_port": 0.0}, HOLDS, "unchanged"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("claim_id,figures,verdict,text", _edges())
+def test_each_synthetic_threshold_decides_exactly_at_its_edge(claim_id, figures, verdict, text):
+    """Every synthetic decision at its threshold and one float step past it, with the words
+    the verdict prints. Kills: `<` for `<=` (and the reverse) at any threshold, a threshold
+    moved by any amount, C4's "no explosion" sentinel -1 confused with step 0, an `and` of
+    two conditions turned into `or`, and a reason that no longer says why."""
+    got, reason = _verdict(claim_id, **figures)
+    assert got == verdict, reason
+    if text.startswith("-"):  # words that must not be there
+        assert text[1:] not in reason
+    else:
+        assert text in reason
