@@ -976,9 +976,10 @@ def test_the_prediction_floor_is_exceeded_downward_at_its_stated_rate():
     """prediction_floor is the one-sided bound on one more seed's accuracy: with normal seeds,
     a fresh draw falls below a floor computed from 3 others 10% of the time at confidence 0.9
     (20,000 simulated campaigns, seeded: the binomial sd is 0.2 points, so 0.094-0.106 is
-    three of them; n degrees of freedom instead of n - 1 would give 0.12). The ceiling mirrors it about the mean. Kills: the n - 1 degrees of
-    freedom, the sqrt(1 + 1/n) of a prediction (not a confidence) interval, ddof 1, the
-    confidence not passed on, and 3 seeds refused or 2 admitted."""
+    three of them; n degrees of freedom instead of n - 1 gave 0.121). The ceiling mirrors it
+    about the mean. Kills: the n - 1 degrees of freedom, the sqrt(1 + 1/n) of a prediction
+    (not a confidence) interval, ddof 1, the confidence not passed on, and 3 seeds refused or
+    2 admitted."""
     from lstm_repro.gate import prediction_ceiling, prediction_floor
 
     rng = np.random.default_rng(0)
