@@ -244,8 +244,8 @@ def _reproduce(args) -> int:
     if args.json is not None:
         print(f"result written to {args.json}")
     if out is not None:
+        from lstm_repro.figures import curves_figure, write_figure
         from lstm_repro.records import write_json
-        from lstm_repro.report import curves_figure, write_figure
 
         write_json(out / "result.json", result)
         written = [str(out / "result.json")]
@@ -519,14 +519,10 @@ def _gradients(args) -> int:
 
     out = output_dir(args.out)
     _import_tensorflow_quietly()
+    from lstm_repro.figures import clipping_figure, gradient_flow_figure, write_figure
     from lstm_repro.gradients import FlowSetup, study
     from lstm_repro.records import environment, write_json
-    from lstm_repro.report import (
-        clipping_figure,
-        gradient_flow_figure,
-        gradient_table,
-        write_figure,
-    )
+    from lstm_repro.report import gradient_table
 
     result = study(FlowSetup(time=args.time, seed=args.seed), clipnorm=args.clipnorm)
     result["environment"] = environment()
@@ -618,7 +614,8 @@ def _bench(args) -> int:
         return _bench_backends(args, [b.strip() for b in args.backends.split(",") if b.strip()])
     _import_tensorflow_quietly()
     from lstm_repro.bench import benchmark_cases, compare_variants
-    from lstm_repro.report import bench_figure, bench_table, write_figure
+    from lstm_repro.figures import bench_figure, write_figure
+    from lstm_repro.report import bench_table
 
     cases = [c for c in benchmark_cases(quick=args.quick) if c.name.startswith("chapter-")]
     result = compare_variants(

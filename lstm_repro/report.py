@@ -1,10 +1,61 @@
-"""Every table, plot and report this package shows; measurement modules return data only."""
+"""Every table and report this package shows (the figures are figures.py's); measurement
+modules return data only.
+
+The report's sections return a Table (headers and rows of cell text); one renderer writes it
+as Markdown (the report and the README's blocks) and one as HTML. Nothing here reads back
+what it wrote.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+from lstm_repro.figures import clipping_figure, curves_figure, gradient_flow_figure, png_bytes
 from lstm_repro.gate import AccuracyReport, SpeedReport
+
+
+@dataclass(frozen=True)
+class Table:
+    """A section of the report: headers and rows of cell text; with no headers, `note` is
+    all there is to say (nothing recorded, nothing in common)."""
+
+    headers: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    note: str = ""
+
+    @classmethod
+    def of(cls, headers, rows) -> Table:
+        return cls(tuple(headers), tuple(tuple(str(c) for c in r) for r in rows))
+
+
+def render_markdown(table: Table) -> str:
+    """A pipe table (cell pipes escaped), or the note."""
+    if not table.headers:
+        return table.note
+    rows = [[c.replace("|", "\\|") for c in r] for r in table.rows]
+    return _table(list(table.headers), rows, markdown=True)
+
+
+def _html_cell(text: str) -> str:
+    import html
+    import re
+
+    escaped = html.escape(text)
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)  # the verdicts' bold
+
+
+def render_html(table: Table) -> str:
+    """An HTML table (every cell escaped; Markdown bold as <strong>), or the note."""
+    import html
+
+    if not table.headers:
+        return f"<p>{html.escape(table.note)}</p>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in r) + "</tr>" for r in table.rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _table(headers: list[str], rows: list[list[str]], *, markdown: bool) -> str:
@@ -124,23 +175,34 @@ def _num(value, spec: str) -> str:
     return format(value, spec)
 
 
-def gradient_table(result: dict) -> str:
-    """The `gradients` table: per series its log slope and norms at k = 30 and 50."""
-    lines = [f"{'series':<56} {'log slope':>9} {'|g| k=30/k=0':>13} {'|g| k=50':>10}"]
+def _gradient_rows(result: dict) -> list[list[str]]:
+    """Per gradient series: its name, log slope, |g| at k = 30 over k = 0, |g| at k = 50."""
+    rows = []
     for s in result["series"]:
         norms = s["grad_norm_by_distance"]
         extra = f", forget bias {s['forget_bias']:g}" if "forget_bias" in s else ""
         if s["input_scale"] != 1.0:
             extra += f", inputs {s['input_scale']:g}"
         rho = "Keras init" if s["recurrent_scale"] is None else f"rho={s['recurrent_scale']:g}"
-        name = f"{s['model']} {s['activation']} {rho}{extra}"
         k50 = norms[min(50, len(norms) - 1)]
         k30, k0 = norms[min(30, len(norms) - 1)], norms[0]
         ratio = k30 / k0 if None not in (k30, k0) and k0 else None
-        lines.append(
-            f"{name:<56} {_num(s['log_slope'], '.4f'):>9} {_num(ratio, '.3g'):>13} "
-            f"{_num(k50, '.3g'):>10}"
+        rows.append(
+            [
+                f"{s['model']} {s['activation']} {rho}{extra}",
+                _num(s["log_slope"], ".4f"),
+                _num(ratio, ".3g"),
+                _num(k50, ".3g"),
+            ]
         )
+    return rows
+
+
+def gradient_table(result: dict) -> str:
+    """The `gradients` table: per series its log slope and norms at k = 30 and 50."""
+    lines = [f"{'series':<56} {'log slope':>9} {'|g| k=30/k=0':>13} {'|g| k=50':>10}"]
+    for name, slope, ratio, k50 in _gradient_rows(result):
+        lines.append(f"{name:<56} {slope:>9} {ratio:>13} {k50:>10}")
     for name, run in result["clipping"].items():
         fate = (
             "all finite"
@@ -250,150 +312,6 @@ def verification_text(outcome: dict) -> str:
 # --------------------------------------------------------------------------- figures
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def curves_figure(result: dict):
-    """Training curves of one result record: per-epoch loss and accuracy (train and test)
-    and the loss after every step."""
-    import numpy as np
-
-    plt = _pyplot()
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(12, 3.6))
-    epochs = [h["epoch"] for h in result["history"]]
-    for key, style in (("train", "o-"), ("test", "s--")):
-        ax1.plot(epochs, [h[f"{key}_loss"] for h in result["history"]], style, label=key)
-        ax2.plot(epochs, [h[f"{key}_accuracy"] for h in result["history"]], style, label=key)
-    losses = np.asarray(result.get("step_losses") or [], dtype=float)
-    ax3.plot(np.arange(1, len(losses) + 1), losses, lw=1)
-    ax1.set(xlabel="epoch", ylabel="binary cross-entropy", title="loss per epoch")
-    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy per epoch")
-    ax3.set(xlabel="training step", ylabel="loss", title="loss per step")
-    for ax in (ax1, ax2):
-        ax.set_xticks(epochs)
-        ax.legend(fontsize=8)
-    for ax in (ax1, ax2, ax3):
-        ax.grid(True, alpha=0.3)
-    seed = result["config"]["seed"]
-    fig.suptitle(f"{result['model']} on {result['dataset']['name']}, seed {seed}", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def gradient_flow_figure(result: dict):
-    """||dL/dh_{T-k}|| against k for every series of a gradient study, log scale."""
-    import numpy as np
-
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    styles = {"linear": ":", "tanh": "-"}
-    for s in result["series"]:
-        norms = np.asarray(s["grad_norm_by_distance"], dtype=float)  # null (non-finite) -> nan
-        ks = np.arange(len(norms))
-        keep = np.isfinite(norms) & (norms > 0)
-        small = s["input_scale"] != 1.0
-        suffix = f", inputs σ={s['input_scale']:g}" if small else ""
-        if s["model"] == "lstm":
-            label = f"LSTM, forget bias {s['forget_bias']:g}{suffix}"
-            style, width = ("--" if small else "-"), 2.5
-        else:
-            rho = "Keras init" if s["recurrent_scale"] is None else f"ρ={s['recurrent_scale']:g}"
-            label = f"RNN {s['activation']}, {rho}{suffix}"
-            style, width = ("--" if small else styles[s["activation"]]), 1.2 + small
-        ax.semilogy(ks[keep], norms[keep], style, lw=width, label=label)
-    ax.set_xlabel("distance k (steps back from the last step T)")
-    ax.set_ylabel("mean ||∂L/∂h_{T-k}||  (L = <u, h_T>)")
-    setup = result.get("setup", {})
-    ax.set_title(
-        f"Gradient reaching step T-k: RNN with W_hh = ρ·Q against LSTM "
-        f"({setup.get('units', '?')} units, T = {setup.get('time', '?')})",
-        fontsize=10,
-    )
-    ax.set_ylim(1e-20, 1e16)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="lower left")
-    fig.tight_layout()
-    return fig
-
-
-def clipping_figure(result: dict):
-    """Loss and gradient norm per SGD step, with and without clip_by_norm."""
-    import numpy as np
-
-    plt = _pyplot()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, run in result["clipping"].items():
-        label = name if run["clipnorm"] is None else f"{name} (clip_by_norm {run['clipnorm']:g})"
-        loss = np.asarray(run["loss"], dtype=float)
-        norm = np.asarray(run["grad_norm"], dtype=float)
-        steps = np.arange(len(loss))
-        # The unclipped run may have one finite point: draw it large, above the clipped curve.
-        style = {"marker": "x", "ms": 10, "zorder": 3} if run["clipnorm"] is None else {"ms": 3}
-        for ax, values in ((ax1, loss), (ax2, norm)):
-            keep = np.isfinite(values)
-            fmt = "o-" if "marker" not in style else "-"
-            ax.semilogy(steps[keep], values[keep], fmt, label=label, **style)
-        if run["first_non_finite_step"] is not None:
-            ax1.axvline(
-                run["first_non_finite_step"],
-                color="r",
-                ls="--",
-                lw=1,
-                label=f"{name}: loss non-finite from step {run['first_non_finite_step']}",
-            )
-    ax1.set(xlabel="SGD step", ylabel="training loss (MSE)", title="Loss, linear RNN ρ = 1.5")
-    ax2.set(
-        xlabel="SGD step", ylabel="global gradient norm (before clipping)", title="Gradient norm"
-    )
-    for ax in (ax1, ax2):
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def bench_figure(result: dict):
-    """Median ms per step of each variant and mode (the `bench` command's result)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4))
-    labels = [f"{r['variant']}\n{r['mode']}" for r in result["rows"]]
-    ax.bar(labels, [r["ms_per_step"] for r in result["rows"]], color="tab:blue")
-    ax.set_ylabel("ms per step (median)")
-    ax.set_title(f"Step time, chapter config (batch 128, T 80) on {result['device']}")
-    ax.tick_params(axis="x", labelsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def write_figure(figure_fn, doc: dict, path) -> str:
-    """Render `figure_fn(doc)` to the PNG `path` (atomically) and close it."""
-    from lstm_repro.records import save_figure
-
-    fig = figure_fn(doc)
-    try:
-        return str(save_figure(fig, path))
-    finally:
-        _pyplot().close(fig)
-
-
-def png_bytes(figure_fn, doc: dict) -> bytes:
-    import io
-
-    fig = figure_fn(doc)
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=110)
-    finally:
-        _pyplot().close(fig)
-    return buf.getvalue()
-
-
 # --------------------------------------------------------------------------- the report
 
 KINDS = (
@@ -470,11 +388,7 @@ def collect(paths) -> dict[str, list[tuple[str, dict]]]:
     return found
 
 
-def _md_table(headers, rows) -> str:
-    return _table(headers, [[str(c).replace("|", "\\|") for c in r] for r in rows], markdown=True)
-
-
-def claims_section(found) -> str:
+def claims_section(found) -> Table:
     rows = []
     for _, doc in found["claims"][-1:]:
         for c in doc["claims"]:
@@ -482,7 +396,7 @@ def claims_section(found) -> str:
             failed = sum(v == "failed" for v in outcomes.values())
             checks = f"{len(outcomes)} tests" + (f", {failed} FAILED" if failed else "")
             rows.append([c["id"], c["title"], c["section"], _verdict_cell(c), c["reason"], checks])
-    return _md_table(["id", "claim", "chapter", "verdict", "measured", "checks"], rows)
+    return Table.of(["id", "claim", "chapter", "verdict", "measured", "checks"], rows)
 
 
 def _verdict_cell(claim: dict) -> str:
@@ -497,7 +411,7 @@ def _verdict_cell(claim: dict) -> str:
     return f"**{real['verdict']}** on real reviews; {synthetic['verdict']} on synthetic"
 
 
-def results_section(found) -> str:
+def results_section(found) -> Table:
     rows = []
     for _, r in found["result"]:
         accs = " / ".join(_num(h["test_accuracy"], ".4f") for h in r["history"])
@@ -513,7 +427,7 @@ def results_section(found) -> str:
                 f"{r['first_step_seconds']:.1f}",
             ]
         )
-    return _md_table(
+    return Table.of(
         [
             "model",
             "data (train/test)",
@@ -535,7 +449,7 @@ def _distributions(found) -> list[dict]:
     return out
 
 
-def seeds_section(found) -> str:
+def seeds_section(found) -> Table:
     rows = []
     for d in sorted(_distributions(found), key=_seeds_key):
         s, spec = d["summary"], d["spec"]
@@ -552,7 +466,7 @@ def seeds_section(found) -> str:
                 f"{s['min']:.4f}-{s['max']:.4f}",
             ]
         )
-    return _md_table(
+    return Table.of(
         [
             "model",
             "data (train/test)",
@@ -600,7 +514,7 @@ def _data_label(spec: dict, dataset: dict | None = None) -> str:
     return f"{spec['data']} {sizes}"
 
 
-def gate_power_section(found) -> str:
+def gate_power_section(found) -> Table:
     """False alarms on unchanged code and detections of injected slowdowns, per gate mode."""
     _, doc = found["gate-power"][-1]
     rows = []
@@ -623,7 +537,7 @@ def gate_power_section(found) -> str:
                 f"{seconds:.1f} s" if seconds is not None else "-",
             ]
         )
-    return _md_table(
+    return Table.of(
         [
             "mode",
             "false alarms (benchmark comparisons)",
@@ -637,18 +551,13 @@ def gate_power_section(found) -> str:
     )
 
 
-def gradients_section(found) -> str:
+def gradients_section(found) -> Table:
     _, g = found["gradients"][-1]
-    rows = []
-    for line in gradient_table(g).splitlines()[1:]:
-        if line.startswith("clipping"):
-            continue
-        name, slope, ratio, k50 = line[:56].strip(), *line[56:].split()
-        rows.append([name, slope, ratio, k50])
-    return _md_table(["series", "log slope per step", "‖g‖ k=30 / k=0", "‖g‖ at k=50"], rows)
+    rows = _gradient_rows(g)
+    return Table.of(["series", "log slope per step", "‖g‖ k=30 / k=0", "‖g‖ at k=50"], rows)
 
 
-def throughput_section(found) -> str:
+def throughput_section(found) -> Table:
     rows = []
     for _, doc in found["benchmarks"]:
         for b in doc["benchmarks"]:
@@ -667,7 +576,7 @@ def throughput_section(found) -> str:
                     stats.get("rounds", len(stats.get("data", []))),
                 ]
             )
-    return _md_table(
+    return Table.of(
         [
             "benchmark",
             "backend",
@@ -691,7 +600,7 @@ def execution_mode(info: dict) -> str:
     return f"{kernels}, XLA {'on' if info.get('jit_compile') else 'off'}"
 
 
-def determinism_section(found) -> str:
+def determinism_section(found) -> Table:
     rows = []
     for _, r in found["result"]:
         rows.append(
@@ -707,10 +616,10 @@ def determinism_section(found) -> str:
                 f"{rerun['weights_sha256'][:16]} (verify: {o['verdict']})",
             ]
         )
-    return _md_table(["model", "seed", "dataset sha256", "weights sha256"], rows)
+    return Table.of(["model", "seed", "dataset sha256", "weights sha256"], rows)
 
 
-def environment_section(found) -> str:
+def environment_section(found) -> Table:
     env = next(
         (
             d["environment"]
@@ -721,7 +630,7 @@ def environment_section(found) -> str:
         None,
     )
     if env is None:
-        return "(no environment recorded in these inputs)"
+        return Table(note="(no environment recorded in these inputs)")
     from lstm_repro.records import _flatten
 
     env = dict(env)
@@ -736,10 +645,10 @@ def environment_section(found) -> str:
         )
         rows.append(["lock", f"{lock['file']} (sha256 {lock['sha256'][:12]})"])
         rows.append(["unlike the lock", differs or "none"])
-    return _md_table(["", "value"], rows)
+    return Table.of(["", "value"], rows)
 
 
-def compare_section(found, old) -> str:
+def compare_section(found, old) -> Table:
     """What changed from an older run: flipped verdicts, accuracy shifts, speed ratios."""
     lines = []
     new_claims = {c["id"]: c for _, d in found["claims"][-1:] for c in d["claims"]}
@@ -784,8 +693,8 @@ def compare_section(found, old) -> str:
             ]
         )
     if not lines:
-        return "(nothing in common to compare)"
-    return _md_table(["what", "old", "new", "change"], lines)
+        return Table(note="(nothing in common to compare)")
+    return Table.of(["what", "old", "new", "change"], lines)
 
 
 SECTIONS = (
@@ -827,9 +736,9 @@ def build_report(found, *, old=None) -> tuple[str, str, dict[str, bytes]]:
     for name, title, section, needs in SECTIONS:
         if needs is not None and not found[needs]:
             continue
-        body = section(found)
-        md += [f"## {title}", "", marked(name, body), ""]
-        parts_html.append((title, body))
+        table = section(found)
+        md += [f"## {title}", "", marked(name, render_markdown(table)), ""]
+        parts_html.append((title, table))
     for i, (_, r) in enumerate(found["result"]):
         images[f"curves-{i}.png"] = png_bytes(curves_figure, r)
     if found["gradients"]:
@@ -838,24 +747,17 @@ def build_report(found, *, old=None) -> tuple[str, str, dict[str, bytes]]:
     if images:
         md += ["## Figures", ""] + [f"![{n}]({n})" for n in images] + [""]
     if old is not None:
-        body = compare_section(found, old)
-        md += ["## Changes against the older run", "", marked("changes", body), ""]
-        parts_html.append(("Changes against the older run", body))
+        table = compare_section(found, old)
+        md += [
+            "## Changes against the older run",
+            "",
+            marked("changes", render_markdown(table)),
+            "",
+        ]
+        parts_html.append(("Changes against the older run", table))
     md_text = "\n".join(md)
 
-    def table_html(body: str) -> str:
-        lines = [ln for ln in body.splitlines() if ln.startswith("|")]
-        if len(lines) < 2:
-            return f"<p>{html.escape(body)}</p>"
-        cells = [[c.strip() for c in ln.strip("|").split(" | ")] for ln in lines]
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in cells[0])
-        rows = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c).replace('**', '')}</td>" for c in r) + "</tr>"
-            for r in cells[2:]
-        )
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-
-    body_html = "".join(f"<h2>{html.escape(t)}</h2>{table_html(b)}" for t, b in parts_html)
+    body_html = "".join(f"<h2>{html.escape(t)}</h2>{render_html(b)}" for t, b in parts_html)
     figures_html = "".join(
         f'<figure><img alt="{n}" src="data:image/png;base64,'
         f'{base64.b64encode(png).decode()}"><figcaption>{n}</figcaption></figure>'

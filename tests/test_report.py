@@ -214,13 +214,11 @@ def test_seed_distributions_that_differ_only_in_a_setting_are_told_apart():
     doc = json.loads((ROOT / "benchmarks" / "baselines" / "accuracy.json").read_text())
     memory = [d for d in doc["distributions"] if d["spec"]["data"] == "memory-early"]
     memory = [d for d in memory if d["spec"]["model"] == "fused-lstm"]
-    rows = [
-        line
-        for line in seeds_section({"seeds": [("x", {"distributions": memory})]}).splitlines()
-        if line.startswith("| fused-lstm")
-    ]
+    table = seeds_section({"seeds": [("x", {"distributions": memory})]})
+    assert table.headers[3] == "changed from the chapter"
+    rows = [row for row in table.rows if row[0] == "fused-lstm"]
     assert len(rows) == 2
-    assert sorted(row.split(" | ")[3] for row in rows) == ["-", "forget_bias=3.0"]
+    assert sorted(row[3] for row in rows) == ["-", "forget_bias=3.0"]
 
 
 def test_real_review_distributions_are_labelled_by_what_they_read():
@@ -231,15 +229,16 @@ def test_real_review_distributions_are_labelled_by_what_they_read():
 
     doc = json.loads((ROOT / "benchmarks" / "baselines" / "accuracy.json").read_text())
     table = seeds_section({"seeds": [("x", doc)]})
-    real = [line for line in table.splitlines() if "real reviews (lstm-repro-words-v1, " in line]
-    assert len(real) == 5 and all("83a9c6b4) 25000/25000" in line for line in real)
-    assert not [line for line in table.splitlines() if "| auto " in line]
+    labels = [row[1] for row in table.rows]
+    real = [label for label in labels if label.startswith("real reviews (lstm-repro-words-v1, ")]
+    assert len(real) == 5 and all(label.endswith("83a9c6b4) 25000/25000") for label in real)
+    assert not [label for label in labels if label.startswith("auto ")]
 
 
 def test_the_environment_table_folds_packages_and_names_what_is_unlike_the_lock():
     """Kills: a table of one row per imported package (dozens), or a lock difference the
     report leaves out."""
-    from lstm_repro.report import environment_section
+    from lstm_repro.report import environment_section, render_markdown
 
     env = {
         "python": "3.11.7",
@@ -250,11 +249,12 @@ def test_the_environment_table_folds_packages_and_names_what_is_unlike_the_lock(
             "differs": {"numpy": {"locked": "1.9", "installed": "2.0"}},
         },
     }
-    text = environment_section({"claims": [], "result": [("r", {"environment": env})]})
-    assert "| packages imported | 2 |" in text
-    assert "| lock | requirements/ci.txt (sha256 abababababab) |" in text
-    assert "| unlike the lock | numpy 2.0 (locked 1.9) |" in text
-    assert "scipy" not in text
+    table = environment_section({"claims": [], "result": [("r", {"environment": env})]})
+    rows = dict(table.rows)
+    assert rows["packages imported"] == "2"
+    assert rows["lock"] == "requirements/ci.txt (sha256 abababababab)"
+    assert rows["unlike the lock"] == "numpy 2.0 (locked 1.9)"
+    assert "scipy" not in render_markdown(table)
 
 
 def test_a_claim_decided_on_both_data_sets_names_each_verdict_in_the_table():
@@ -269,11 +269,9 @@ def test_a_claim_decided_on_both_data_sets_names_each_verdict_in_the_table():
     ):
         figures.update({f"{prefix}_difference": d, f"{prefix}_welch_p": p, f"{prefix}_mwu_p": p})
     doc = {"claims": evaluate({"C8": [{"test": "t", "figures": figures}]})}
-    table = claims_section({"claims": [("claims.json", doc)]})
-    row = next(line for line in table.splitlines() if line.startswith("| C8 "))
-    assert "**holds with a caveat** on real reviews; holds on synthetic" in row
-    c2 = next(line for line in table.splitlines() if line.startswith("| C2 "))
-    assert "**not checked**" in c2 and "synthetic" not in c2
+    rows = {row[0]: row for row in claims_section({"claims": [("claims.json", doc)]}).rows}
+    assert rows["C8"][3] == "**holds with a caveat** on real reviews; holds on synthetic"
+    assert rows["C2"][3] == "**not checked**"
 
 
 def test_the_bench_table_states_the_full_step_over_the_core():
@@ -314,3 +312,37 @@ def test_hostile_text_in_a_document_reaches_the_html_escaped(tmp_path):
     html = (tmp_path / "out" / "report.html").read_text()
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_one_table_renders_to_markdown_and_html_from_its_cells():
+    """A section's rows reach both renderers as cells, not as text to be split again: a pipe
+    in a cell is escaped in Markdown and kept whole in HTML; HTML escapes every cell and shows
+    the verdicts' bold as <strong>; a note-only section is a paragraph. Kills: the HTML built
+    by splitting Markdown on " | " (a cell holding " | " becomes two cells), an unescaped cell,
+    a lost note."""
+    from lstm_repro.report import Table, render_html, render_markdown
+
+    table = Table.of(["what", "value"], [["a | b", "<i>**holds**</i>"], ["n", 3]])
+    md = render_markdown(table).splitlines()
+    assert md[0] == "| what | value |" and md[2] == "| a \\| b | <i>**holds**</i> |"
+    html = render_html(table)
+    assert "<td>a | b</td><td>&lt;i&gt;<strong>holds</strong>&lt;/i&gt;</td>" in html
+    assert html.count("<tr>") == 3 and "<td>3</td>" in html
+    note = Table(note="nothing <here>")
+    assert (render_markdown(note), render_html(note)) == (
+        "nothing <here>",
+        "<p>nothing &lt;here&gt;</p>",
+    )
+
+
+def test_the_report_module_reads_back_nothing_it_wrote():
+    """report.py builds each section as cells and renders them; nowhere does it slice its own
+    text by column or split its own tables on " | " (issue 20). Kills: a section that parses
+    another renderer's output again."""
+    import inspect
+
+    from lstm_repro import report
+
+    source = inspect.getsource(report)
+    assert '.split(" | ")' not in source and "[:56]" not in source
+    assert "splitlines()" not in source
