@@ -5,7 +5,8 @@ drop; --write-floors records the scores just measured as the new floors.
 
 A mutant counts as caught when a test failed (killed) or the tests hung past mutmut's timeout.
 "No tests" means no selected test ran the mutated function: it counts as missed. Mutants named
-in equivalent.txt (one per line, a reason after it) leave the denominator.
+in equivalent.txt (one per line, a reason after it) leave the denominator, and so do mutants
+mutmut has not run yet ("not checked", an interrupted run), which the table counts apart.
 """
 
 from __future__ import annotations
@@ -56,17 +57,19 @@ def main() -> int:
         by_module[module]["equivalent" if name in equivalent else status] += 1
     if not by_module:
         sys.exit("no mutmut results here: run `mutmut run` first")
-    rows = ["| module | mutants | caught | survived | no test ran it | equivalent | score |"]
-    rows.append("|---|---:|---:|---:|---:|---:|---:|")
+    rows = [
+        "| module | mutants | caught | survived | no test ran it | equivalent | not run | score |"
+    ]
+    rows.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     scores = {}
     for module in sorted(by_module):
         c = by_module[module]
-        counted = sum(c.values()) - c["equivalent"]
+        counted = sum(c.values()) - c["equivalent"] - c["not checked"]
         caught = sum(c[s] for s in CAUGHT)
         scores[module] = caught / counted if counted else 1.0
         rows.append(
-            f"| {module}.py | {counted + c['equivalent']} | {caught} | {c['survived']} | "
-            f"{c['no tests']} | {c['equivalent']} | {scores[module]:.1%} |"
+            f"| {module}.py | {sum(c.values())} | {caught} | {c['survived']} | "
+            f"{c['no tests']} | {c['equivalent']} | {c['not checked']} | {scores[module]:.1%} |"
         )
     table = "\n".join(rows) + "\n"
     print(table)
