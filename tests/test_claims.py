@@ -401,6 +401,13 @@ def _edges():
     return [
         ("C1", {**c1, "tanh_slope_rho_1_5": 0.0}, HOLDS, "explodes above 1"),
         ("C1", {**c1, "tanh_slope_rho_1_5": _below(0.0)}, CAVEAT, "no explosion"),
+        # 5% relative: 4% off log 0.5 (or log 1.5) is close, 6% is not.
+        ("C1", {**c1, "linear_slope_rho_0_5": 1.04 * math.log(0.5), "tanh_slope_rho_1_5": 0.0},
+         HOLDS, "explodes above 1"),
+        ("C1", {**c1, "linear_slope_rho_0_5": 1.06 * math.log(0.5), "tanh_slope_rho_1_5": 0.0},
+         FAILS, "are not log 0.5 / log 1.5"),
+        ("C1", {**c1, "linear_slope_rho_1_5": 0.94 * math.log(1.5), "tanh_slope_rho_1_5": 0.0},
+         FAILS, "are not log 0.5 / log 1.5"),
         ("C2", {"rnn_early_accuracy": _below(k.C2_CHANCE_BELOW)}, HOLDS, "stays at chance"),
         ("C2", {"rnn_early_accuracy": k.C2_CHANCE_BELOW}, CAVEAT, "partly learned"),
         ("C2", {"rnn_early_accuracy": _below(k.C2_LEARNED_AT)}, CAVEAT, "partly learned"),
