@@ -1,0 +1,178 @@
+"""ab.py's bookkeeping with the benchmark processes replaced by fakes: which process runs when,
+what each side's samples, peaks, compile times and slowdowns are, what is skipped, what is
+closed. The real processes run in tests/test_ab.py (slow tier); this runs in the default tier,
+where mutation testing reaches run_ab (issue 20: run_ab was run by no default-tier test)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from lstm_repro import ab
+from lstm_repro.bench import SLOWDOWN_ENV, Case, flops_per_step
+from lstm_repro.errors import ReproError
+from lstm_repro.gate import MIN_ROUNDS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _head() -> str | None:
+    if shutil.which("git") is None:
+        return None
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+needs_git = pytest.mark.skipif(_head() is None, reason="needs git and a checkout with a HEAD")
+
+CASES = [
+    Case("chapter-fused-lstm-train", "fused-lstm", "train", 64, 128, "train-chapter"),
+    Case("chapter-unrolled-lstm-core", "unrolled-lstm", "core", 64, 128, "train-chapter"),
+    Case("chapter-fused-lstm-infer", "fused-lstm", "infer", 64, 128, "infer-chapter"),
+]
+
+
+class FakeWorker:
+    """Answers like ab_worker.py. Samples encode who ran them: 1 + the worker's number, times
+    the slowdown asked. The baseline refuses the core mode, as a revision from before it did."""
+
+    made: ClassVar[list] = []
+    log: ClassVar[list] = []
+
+    def __init__(self, tree: Path, *, label: str, env: dict):
+        self.number = len(FakeWorker.made)
+        self.tree, self.label, self.env, self.closed = tree, label, env, False
+        self.module = f"{label}-{self.number}/lstm_repro"
+        self.peak = 100.0 * (self.number + 1)
+        FakeWorker.made.append(self)
+
+    def ask(self, **command) -> dict:
+        FakeWorker.log.append((self.number, command))
+        if command["cmd"] == "prepare":
+            if self.label == "baseline" and command["mode"] == "core":
+                return {"unsupported": "no core mode here"}
+            return {"compile_seconds": 1.0 + self.number}
+        value = (1 + self.number) * command["slowdown"]
+        return {"samples": [value] * command["rounds"]}
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    FakeWorker.made, FakeWorker.log = [], []
+    monkeypatch.setattr(ab, "_Worker", FakeWorker)
+    monkeypatch.setenv(SLOWDOWN_ENV, "fused-lstm-train=3")
+    return FakeWorker
+
+
+@needs_git
+def test_run_ab_interleaves_both_sides_and_keeps_each_sides_numbers_apart(fakes):
+    """Two workers a side, 4 blocks of 2 rounds: each side gets blocks x rounds samples per
+    case, from its own processes in the schedule's order (A B, B A, B A, A B over the pairs);
+    the slowdown reaches only the current side, and the baseline's environment does not carry
+    it; peaks and compile times are each side's mean over its workers; a mode the baseline
+    lacks is skipped and listed; every worker is closed. Kills: the sides swapped, the
+    slowdown on both sides or in the baseline's environment, a side's samples from the other's
+    processes, a peak summed instead of averaged, the skip not recorded, and the medians,
+    FLOPs and info fields taken from the wrong place."""
+    base, cur, info = ab.run_ab("HEAD", cases=CASES, blocks=4, rounds=2, workers=2)
+    labels = [w.label for w in fakes.made]
+    assert labels == ["baseline", "current", "baseline", "current"]
+    assert all(SLOWDOWN_ENV not in w.env for w in fakes.made if w.label == "baseline")
+    assert fakes.made[1].env[SLOWDOWN_ENV] == "fused-lstm-train=3"
+    assert fakes.made[1].tree == ab.current_tree() and fakes.made[0].tree != fakes.made[1].tree
+    runs = [(n, c["slowdown"]) for n, c in fakes.log if c["cmd"] == "run"]
+    # the first case: blocks visit pairs 0, 1, 0, 1 with the baseline first in blocks 0 and 3
+    assert runs[:8] == [(0, 1.0), (1, 3.0), (3, 3.0), (2, 1.0), (1, 3.0), (0, 1.0), (2, 1.0),
+                        (3, 3.0)]  # fmt: skip
+    assert [b["name"] for b in base["benchmarks"]] == [
+        "test_step[chapter-fused-lstm-train]",
+        "test_step[chapter-fused-lstm-infer]",
+    ]
+    train_b, infer_b = base["benchmarks"]
+    train_c, infer_c = cur["benchmarks"]
+    assert sorted(train_b["stats"]["data"]) == [1.0] * 4 + [3.0] * 4  # workers 0 and 2
+    assert sorted(train_c["stats"]["data"]) == [6.0] * 4 + [12.0] * 4  # 3x on workers 1, 3
+    assert sorted(infer_c["stats"]["data"]) == [2.0] * 4 + [4.0] * 4  # no slowdown matched
+    assert train_c["stats"]["median"] == 12.0 and infer_b["stats"]["median"] == 3.0
+    assert (train_b["extra_info"]["slowdown"], train_c["extra_info"]["slowdown"]) == (1.0, 3.0)
+    assert infer_c["extra_info"]["slowdown"] == 1.0
+    assert (base["peak_gflops"], cur["peak_gflops"]) == (200.0, 300.0)
+    assert train_b["extra_info"]["peak_gflops"] == 200.0
+    assert (train_b["extra_info"]["compile_seconds"], train_c["extra_info"]["compile_seconds"]) \
+        == (2.0, 3.0)  # fmt: skip
+    assert train_b["group"] == "train-chapter" and train_b["extra_info"]["mode"] == "train"
+    config = CASES[0].config()
+    assert train_b["extra_info"]["flops_per_step"] == flops_per_step(
+        "fused-lstm", config, mode="train"
+    )
+    assert (base["machine_info"]["ab_side"], cur["machine_info"]["ab_side"]) == (
+        "baseline",
+        "current",
+    )
+    assert info["skipped"] == ["chapter-unrolled-lstm-core"]
+    assert (info["revision"], info["commit"]) == ("HEAD", _head())
+    assert (info["baseline_module"], info["current_module"]) == (
+        "baseline-2/lstm_repro", "current-3/lstm_repro",
+    )  # fmt: skip
+    assert (info["blocks"], info["rounds_per_block"], info["workers_per_side"]) == (4, 2, 2)
+    assert info["seconds"] >= 0
+    assert all(w.closed for w in fakes.made)
+
+
+@needs_git
+def test_run_ab_closes_every_worker_and_its_worktree_when_a_worker_fails(fakes, monkeypatch):
+    """A worker that dies mid-run ends ab with its error, and still every process is closed and
+    the baseline worktree removed. Kills: cleanup skipped on error (orphaned processes, a
+    worktree left registered in the user's repository)."""
+
+    def broken(self, **command):
+        raise ReproError("ab: the current worker exited (code 1)")
+
+    monkeypatch.setattr(FakeWorker, "ask", broken)
+    before = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True,
+                            text=True).stdout  # fmt: skip
+    with pytest.raises(ReproError, match="worker exited"):
+        ab.run_ab("HEAD", cases=CASES[:1], blocks=2, rounds=4, workers=1)
+    assert fakes.made and all(w.closed for w in fakes.made)
+    after = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True,
+                           text=True).stdout  # fmt: skip
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "blocks,rounds,workers,ok",
+    [
+        (2, MIN_ROUNDS // 2, 1, True),  # 2 x 4 = 8 rounds: the least the gate reads
+        (2, MIN_ROUNDS // 2 - 1, 1, False),  # 2 x 3 = 6
+        (1, MIN_ROUNDS, 1, False),  # one block cannot alternate the order
+        (4, 2, 2, True),  # 2 blocks per worker
+        (3, 4, 2, False),
+        (2, 4, 0, False),
+    ],
+)
+@needs_git
+def test_run_ab_refuses_too_few_blocks_rounds_or_workers(fakes, blocks, rounds, workers, ok):
+    """At the edges of what the gate can read: at least 2 blocks, MIN_ROUNDS rounds a side,
+    1 worker a side and 2 blocks per worker. Kills: each bound moved by one, and `or` for
+    `and` in either check."""
+    if ok:
+        ab.run_ab("HEAD", cases=CASES[:1], blocks=blocks, rounds=rounds, workers=workers)
+    else:
+        with pytest.raises(ReproError, match=r"^ab needs at least"):
+            ab.run_ab("HEAD", cases=CASES[:1], blocks=blocks, rounds=rounds, workers=workers)
+        assert fakes.made == []
+
+
+@needs_git
+def test_run_ab_names_a_revision_that_does_not_exist(fakes):
+    """Kills: a bad revision passed on to git worktree (a git error the user must decode)."""
+    with pytest.raises(ReproError, match=r"^ab: unknown revision 'no-such-rev' in "):
+        ab.run_ab("no-such-rev", cases=CASES[:1], blocks=2, rounds=4, workers=1)
+    assert fakes.made == []
