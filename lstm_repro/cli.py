@@ -356,7 +356,7 @@ def _seeds(args) -> int:
         raise ReproError(f"seeds {seeds[0]}..{seeds[-1]} go past {MAX_SEED}")
     spec = _run_spec(args, seed=seeds[0])
     _check_run(spec)
-    if SOURCE[spec.data].reads_imdb:
+    if spec.data in SOURCE and SOURCE[spec.data].reads_imdb:  # (an unknown kind: load_dataset)
         # Resolved once, here, before any worker starts: each run is told the file found
         # (and its record names it), instead of every worker searching again.
         path = resolve_imdb(spec.data, spec.imdb_path)
