@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 import statistics
-import subprocess
-from pathlib import Path
 
 import pytest
+from checkout import head
 
 from lstm_repro.ab import run_ab
 from lstm_repro.bench import SLOWDOWN_ENV, SMOKE_ENV, benchmark_cases
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _head() -> str | None:
-    if shutil.which("git") is None:
-        return None
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
 
 @pytest.mark.slow  # ~25 s: two workers import TensorFlow and compile a smoke-size step each
-@pytest.mark.skipif(_head() is None, reason="needs git and a checkout with a HEAD commit")
+@pytest.mark.skipif(head() is None, reason="needs git and a checkout with a HEAD commit")
 def test_run_ab_times_both_sides_and_slows_only_the_current_one(monkeypatch):
     """A 3x slowdown injected through LSTM_REPRO_BENCH_SLOWDOWN lands on the current side
     only: its rounds are about 3x the baseline's, and each side's rows say which factor they
@@ -40,5 +29,5 @@ def test_run_ab_times_both_sides_and_slows_only_the_current_one(monkeypatch):
     ratio = statistics.median(c["stats"]["data"]) / statistics.median(b["stats"]["data"])
     assert ratio > 2.0
     assert (b["extra_info"]["slowdown"], c["extra_info"]["slowdown"]) == (1.0, 3.0)
-    assert info["commit"] == _head() and info["skipped"] == []
+    assert info["commit"] == head() and info["skipped"] == []
     assert info["baseline_module"] != info["current_module"]

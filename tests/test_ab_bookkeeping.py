@@ -5,29 +5,19 @@ where mutation testing reaches run_ab (issue 20: run_ab was run by no default-ti
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from checkout import ROOT, head
 
 from lstm_repro import ab
 from lstm_repro.bench import SLOWDOWN_ENV, Case, flops_per_step
 from lstm_repro.errors import ReproError
 from lstm_repro.gate import MIN_ROUNDS
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _head() -> str | None:
-    if shutil.which("git") is None:
-        return None
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
-needs_git = pytest.mark.skipif(_head() is None, reason="needs git and a checkout with a HEAD")
+needs_git = pytest.mark.skipif(head() is None, reason="needs git and a checkout with a HEAD")
 
 CASES = [
     Case("chapter-fused-lstm-train", "fused-lstm", "train", 64, 128, "train-chapter"),
@@ -117,7 +107,7 @@ def test_run_ab_interleaves_both_sides_and_keeps_each_sides_numbers_apart(fakes)
         "current",
     )
     assert info["skipped"] == ["chapter-unrolled-lstm-core"]
-    assert (info["revision"], info["commit"]) == ("HEAD", _head())
+    assert (info["revision"], info["commit"]) == ("HEAD", head())
     assert (info["baseline_module"], info["current_module"]) == (
         "baseline-2/lstm_repro", "current-3/lstm_repro",
     )  # fmt: skip

@@ -1,0 +1,18 @@
+"""The checkout the tests run in: its HEAD commit, for the tests that make a worktree of it
+(`ab`, tests/test_ab.py and tests/test_ab_bookkeeping.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def head() -> str | None:
+    """HEAD's commit, or None without git or without a commit (then those tests skip)."""
+    if shutil.which("git") is None:
+        return None
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else None
