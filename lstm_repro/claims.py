@@ -337,8 +337,7 @@ CLAIMS: tuple[Claim, ...] = (
         "解决方法 1 (the fix for explosion)",
         ("tests/properties/test_clipping.py",),
         f"no output norm above n ({_sci(C3_TOL)}) and cosine with the input 1 ({_sci(C3_TOL)}) "
-        "over drawn "
-        "inputs",
+        "over drawn inputs",
         _c3,
         ("max_norm_over_bound", "min_cosine"),
     ),
