@@ -188,12 +188,17 @@ def _run_spec(args, *, seed: int | None = None):
 
 
 def _check_run(spec) -> None:
-    """What can be known wrong before data, TensorFlow or training: the memory it needs. (A
-    wrong data file fails in load_for, which resolves it, before TensorFlow is imported.)"""
+    """What can be known wrong before data, TensorFlow, training or any output directory: the
+    memory it needs, and a named data file that is not there. (Only checked here: load_for
+    resolves the file, searching where none is named.)"""
     from lstm_repro.config import check_fits_in_memory, variant
+    from lstm_repro.corpus import IMDB_KINDS
+    from lstm_repro.imdb import named_imdb_path
     from lstm_repro.records import available_memory_bytes
 
     check_fits_in_memory(variant(spec.model), spec.config, available_bytes=available_memory_bytes())
+    if spec.data in IMDB_KINDS:
+        named_imdb_path(spec.imdb_path)
 
 
 # --------------------------------------------------------------------------- commands

@@ -647,3 +647,19 @@ def test_tensorboard_without_its_package_is_one_line_before_training(monkeypatch
     assert main(["reproduce", "--tensorboard", "/tmp/tb-never"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("lstm-repro: error: --tensorboard needs the tensorboard package")
+
+
+def test_a_missing_named_file_fails_before_any_output_directory_is_made(tmp_path):
+    """`reproduce --imdb-path MISSING --out DIR` ends in one error line and exit 2 and leaves
+    no DIR behind. Kills: the named file checked only when the data loads, after --out and
+    --tensorboard were created (an empty directory the user did not ask for, on an error)."""
+    out, board = tmp_path / "out", tmp_path / "board"
+    proc = run_cli(
+        "reproduce", "--imdb-path", str(tmp_path / "missing.npz"), "--out", str(out),
+        "--tensorboard", str(board),
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"lstm-repro: error: --imdb-path {tmp_path / 'missing.npz'}: no such file"
+    ]
+    assert not out.exists() and not board.exists()
