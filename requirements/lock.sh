@@ -26,8 +26,11 @@ common=(--generate-hashes --python-version 3.11 --python-platform x86_64-manylin
   --custom-compile-command "bash requirements/lock.sh" --quiet)
 uv pip compile pyproject.toml "${common[@]}" --extra test --extra plot -o requirements/test.txt
 uv pip compile pyproject.toml "${common[@]}" --extra dev -o requirements/ci.txt
+# --upgrade: uv otherwise prefers the pins already in the output file, so a new direct
+# dependency that was pinned there as another's dependency (rich, via keras) kept that pin
+# instead of its lower bound
 uv pip compile pyproject.toml "${common[@]}" --extra test --extra plot \
-  --resolution lowest-direct -o requirements/oldest.txt
+  --resolution lowest-direct --upgrade -o requirements/oldest.txt
 # test.txt's versions plus mutmut and what it needs
 uv pip compile pyproject.toml "${common[@]}" --extra test --extra plot --extra mutation \
   --constraint requirements/test.txt -o requirements/mutation.txt
