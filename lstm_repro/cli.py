@@ -368,28 +368,130 @@ def _seeds(args) -> int:
         if path is not None:
             spec = dataclasses.replace(spec, imdb_path=str(path))
     _check_outputs(args)
-    _import_tensorflow_quietly()
-    from lstm_repro.train import run_seeds
+    from lstm_repro.backend import configured_name
+    from lstm_repro.campaign import Plan
+    from lstm_repro.engines import execute, local_engine
 
     print(
         f"training {spec.model} for seeds {seeds[0]}..{seeds[-1]}, {args.jobs} at a time",
         flush=True,
     )
-    runs = run_seeds(
-        spec,
-        seeds,
-        jobs=args.jobs,
-        on_done=lambda r: print(
-            f"seed {r['config']['seed']}: test accuracy {r['test_accuracy']:.4f} "
-            f"({r['seconds']:.0f} s)",
-            flush=True,
-        ),
-    )
+    # A one-line plan on the campaign's machinery: a fresh process per seed, `jobs` at a time,
+    # their thread pools left as the backend chooses (the bits `seeds` has always given).
+    tasks = Plan.of_seeds(spec, seeds, configured_name()).tasks()
+    runs = {}
+
+    def done(task, outcome) -> None:
+        seed = task.spec.config.seed
+        if outcome["status"] == "cancelled":
+            return
+        if "record" not in outcome:  # (a NaN loss keeps its run here, as `seeds` always did)
+            raise ReproError(f"seed {seed}: {outcome['error']}")
+        r = runs[seed] = outcome["record"]
+        print(f"seed {seed}: test accuracy {r['test_accuracy']:.4f} ({r['seconds']:.0f} s)")
+
+    with local_engine(args.jobs, size_threads=False) as engine:
+        execute(tasks, engine, on_outcome=done)
+    runs = [runs[s] for s in seeds]
     summary = summarise([r["test_accuracy"] for r in runs])
     payload = {"spec": spec.to_dict(), "seeds": seeds, "summary": summary, "runs": runs}
     _write_outputs(args, payload)
     print(seeds_table(summary, spec.model))
     return 0
+
+
+def _campaign(args) -> int:
+    from lstm_repro import campaign, engines
+    from lstm_repro.records import output_dir, write_json
+    from lstm_repro.report import campaign_line, campaign_table
+
+    plan = campaign.resolve_data(campaign.read_plan(args.plan))
+    if args.scheduler is None:  # a cluster's workers may have more memory than this machine
+        for task in plan.tasks():
+            _check_run(task.spec)
+    run = campaign.Campaign.start(plan, output_dir(args.out))
+    found = run.finished()
+    todo = run.todo(found, retry_failed=args.retry_failed)
+    total, failed = len(run.tasks), sum(f.status == "failed" for f in found.values())
+    print(
+        f"campaign {run.out}: {total} runs, {len(found)} recorded"
+        + (f" ({failed} failed)" if failed else "")
+        + f", {len(todo)} to run",
+        flush=True,
+    )
+    if todo:
+        if args.scheduler is not None:
+            engine = engines.dask_engine(scheduler=args.scheduler)
+        elif args.local is not None:
+            engine = engines.dask_engine(local=args.local)
+        else:
+            engine = engines.local_engine(args.jobs)
+        with engine as running, _Progress(total, total - len(todo)) as progress:
+            print(f"running on {running.name}", flush=True)
+            run.run(
+                todo,
+                running,
+                on_record=lambda task, outcome: progress.advance(
+                    campaign_line(task.label(), outcome)
+                ),
+            )
+    dists = run.distributions()
+    done = [d for d in dists if d["runs"]]
+    if done:
+        write_json(run.out / "summary.json", run.collection())
+    print(campaign_table(dists))
+    failed = sum(d["failed"] for d in dists)
+    finished = sum(len(d["runs"]) for d in dists)
+    print(f"{finished} runs done, {failed} failed, of {total}; records in {run.runs}")
+    return 1 if failed else 0
+
+
+class _Progress:
+    """One line per finished run on stdout, and on a terminal a bar below them (done/total,
+    elapsed, ETA) on stderr; rich draws it. Where stdout is that terminal too, the lines are
+    printed above the bar; where it is a file or a pipe, they go there whole."""
+
+    def __init__(self, total: int, done: int):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.done, self.total = done, total
+        console = Console(stderr=True)
+        self.bar = Progress(
+            TextColumn("runs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not console.is_terminal,
+            redirect_stdout=False,  # stdout stays the caller's, whatever the bar does
+        )
+        self.row = self.bar.add_task("runs", total=total, completed=done)
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+    def advance(self, line: str) -> None:
+        self.done += 1
+        line = f"[{self.done}/{self.total}] {line}"
+        if self.bar.live.is_started and sys.stdout.isatty():  # above the bar, not through it
+            self.bar.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(line, flush=True)
+        self.bar.advance(self.row)
 
 
 def _gate(args) -> int:
@@ -464,20 +566,33 @@ def _ab(args) -> int:
     return _finish_gate(args, report, speed_table, extra={"ab": info})
 
 
-def _gate_accuracy(args) -> int:
-    from lstm_repro.gate import compare_accuracy
+def _distributions(path: str) -> dict:
+    """A `seeds` file, a collection of distributions, or a campaign directory (which must be
+    finished: a gate on part of a campaign would compare biased distributions)."""
+    from lstm_repro.campaign import Campaign
     from lstm_repro.records import read_json
-    from lstm_repro.report import accuracy_table
+
+    if os.path.isdir(path):
+        return Campaign.read(path).collection(complete=True)
+    return read_json(path, what="`lstm-repro seeds` file")
+
+
+def _gate_accuracy(args) -> int:
+    from lstm_repro.gate import compare_accuracy, compare_accuracy_family
+    from lstm_repro.report import accuracy_family_table, accuracy_table
 
     _check_outputs(args)
-    report = compare_accuracy(
-        read_json(args.baseline, what="`lstm-repro seeds` file"),
-        read_json(args.current, what="`lstm-repro seeds` file"),
-        min_effect=args.min_effect,
-        alpha=args.alpha,
-        names=(args.baseline, args.current),
-    )
-    return _finish_gate(args, report, accuracy_table)
+    baseline, current = _distributions(args.baseline), _distributions(args.current)
+    options = {
+        "min_effect": args.min_effect,
+        "alpha": args.alpha,
+        "names": (args.baseline, args.current),
+    }
+    if isinstance(current.get("distributions"), list):  # a campaign: every distribution in it
+        return _finish_gate(
+            args, compare_accuracy_family(baseline, current, **options), accuracy_family_table
+        )
+    return _finish_gate(args, compare_accuracy(baseline, current, **options), accuracy_table)
 
 
 def _export_synthetic(args) -> int:
@@ -712,6 +827,30 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--json", metavar="FILE", required=True, help="every run and the summary")
     seeds.set_defaults(func=_seeds)
 
+    camp = sub.add_parser(
+        "campaign",
+        help="run a plan's grid (variants x seeds x data x backends x overrides), resumable, "
+        "locally or on a Dask cluster",
+    )
+    camp.add_argument("plan", metavar="PLAN.toml", help="the grid (README, 'Campaigns')")
+    camp.add_argument(
+        "--out", required=True, metavar="DIR", help="one record per run; rerun to resume"
+    )
+    engine = camp.add_mutually_exclusive_group()
+    engine.add_argument(
+        "--jobs", type=_positive_int, default=1, help="runs at a time on this machine, no Dask (1)"
+    )
+    engine.add_argument(
+        "--local", type=_positive_int, metavar="N", help="a local Dask cluster of N workers"
+    )
+    engine.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT", help="a running Dask cluster's scheduler"
+    )
+    camp.add_argument(
+        "--retry-failed", action="store_true", help="run again the runs recorded as failed"
+    )
+    camp.set_defaults(func=_campaign)
+
     exp = sub.add_parser(
         "export-synthetic", help="write the synthetic corpus as a Keras-layout imdb.npz"
     )
@@ -776,10 +915,12 @@ def build_parser() -> argparse.ArgumentParser:
     ab.set_defaults(func=_ab)
 
     acc = sub.add_parser(
-        "gate-accuracy", help="compare two `seeds` distributions; exit 1 on a regression"
+        "gate-accuracy",
+        help="compare accuracy distributions (`seeds` files, collections, campaign directories; "
+        "a campaign's every distribution, Holm-adjusted); exit 1 on a regression",
     )
-    acc.add_argument("baseline")
-    acc.add_argument("current")
+    acc.add_argument("baseline", help="a seeds file, a collection or a campaign directory")
+    acc.add_argument("current", help="a seeds file or a campaign directory (or collection)")
     acc.add_argument(
         "--min-effect",
         type=_number,

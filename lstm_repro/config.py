@@ -143,6 +143,17 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+def changed_settings(config: dict, *, skip: tuple[str, ...] = ("seed",)) -> str:
+    """The fields of a config (as a dict) that differ from the chapter's, TrainConfig's
+    defaults, as 'name=value, ...' ('' when none does): what tells two distributions of one
+    model and data apart, such as forget-gate biases 1 and 3."""
+    return ", ".join(
+        f"{f.name}={config[f.name]}"
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in skip and f.name in config and config[f.name] != f.default
+    )
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Everything `reproduce` needs to repeat a run: the model, its config and the data."""

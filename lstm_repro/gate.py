@@ -398,8 +398,10 @@ def summarise(accuracies) -> dict:
     summary = {"n": len(a), "mean": float(a.mean()), "min": float(a.min()), "max": float(a.max())}
     if len(a) > 1:
         std = float(a.std(ddof=1))
-        low, high = stats.t.interval(0.95, len(a) - 1, loc=a.mean(), scale=stats.sem(a))
-        ci = [float(low), float(high)] if std > 0 else [summary["mean"]] * 2
+        ci = [summary["mean"]] * 2  # no spread: the interval is the mean (scipy warns on 0)
+        if std > 0:
+            low, high = stats.t.interval(0.95, len(a) - 1, loc=a.mean(), scale=stats.sem(a))
+            ci = [float(low), float(high)]
         summary.update(std=std, ci95=ci)
     else:
         summary.update(std=None, ci95=None)
@@ -530,14 +532,97 @@ class AccuracyReport:
     baseline: dict  # summarise() of the baseline accuracies
     current: dict
     difference: float  # mean current - mean baseline (negative: worse)
-    p_value: float  # one-sided Welch t-test, current lower
+    p_value: float  # one-sided Welch t-test, current lower (Holm-adjusted within a family)
     min_effect: float
     alpha: float
     regressed: bool
     verdict: str
+    spec: dict | None = None  # the current distribution's spec (a family names each row)
+    raw_p_value: float | None = None  # before Holm's adjustment (a family of several only)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class AccuracyFamily:
+    """Every distribution of a collection (a campaign) gated against its baseline match, the
+    p-values Holm-adjusted over the family: the chance of even one false alarm stays alpha."""
+
+    reports: tuple[AccuracyReport, ...]
+    min_effect: float
+    alpha: float
+
+    @property
+    def regressed(self) -> bool:
+        return any(r.regressed for r in self.reports)
+
+    def to_dict(self) -> dict:
+        return {
+            "reports": [r.to_dict() for r in self.reports],
+            "min_effect": self.min_effect,
+            "alpha": self.alpha,
+            "regressed": self.regressed,
+        }
+
+
+def _check_min_effect(min_effect: float) -> None:
+    if not (math.isfinite(min_effect) and min_effect >= 0):
+        raise ReproError(f"--min-effect must be a finite number >= 0, got {min_effect}")
+
+
+def _paired(baseline: dict, current: Distribution, names: tuple[str, str]) -> Distribution:
+    """The baseline distribution that `current` is compared with, and the checks that they
+    are comparable."""
+    base = parse_distribution(baseline, path=names[0], like=current)
+    if base.model != current.model:
+        raise ReproError(f"{names[0]} is {base.model} but {names[1]} is {current.model}")
+    differs = sorted(
+        k
+        for k in set(base.config) | set(current.config)
+        if base.config.get(k) != current.config.get(k)
+    )
+    if differs:
+        raise ReproError(f"the two distributions were trained with different {differs}")
+    if len(base.accuracies) < 2 or len(current.accuracies) < 2:
+        raise ReproError("each distribution needs at least 2 seeds for a test")
+    return base
+
+
+def _lower_p(base: Distribution, cur: Distribution) -> float:
+    """One-sided Welch p of `cur` lower than `base`."""
+    from scipy import stats
+
+    b, c = np.asarray(base.accuracies), np.asarray(cur.accuracies)
+    if np.ptp(b) == 0 and np.ptp(c) == 0:  # no spread: the test is undefined, the means decide
+        return 0.0 if c.mean() < b.mean() else 1.0
+    return float(stats.ttest_ind(c, b, equal_var=False, alternative="less").pvalue)
+
+
+def _decide(
+    base: Distribution, cur: Distribution, p: float, *, min_effect: float, alpha: float, **extra
+) -> AccuracyReport:
+    b, c = np.asarray(base.accuracies), np.asarray(cur.accuracies)
+    difference = float(c.mean() - b.mean())
+    regressed = p < alpha and -difference >= min_effect
+    if regressed:
+        verdict = "REGRESSION"
+    elif difference < 0 and p < alpha:
+        verdict = "lower, but by less than the minimum effect"
+    else:
+        verdict = "ok"
+    return AccuracyReport(
+        base.model,
+        summarise(b),
+        summarise(c),
+        difference,
+        p,
+        min_effect,
+        alpha,
+        regressed,
+        verdict,
+        **extra,
+    )
 
 
 def compare_accuracy(
@@ -550,34 +635,45 @@ def compare_accuracy(
 ) -> AccuracyReport:
     """A regression: current's mean accuracy is significantly lower (one-sided Welch t-test,
     p < alpha) and lower by at least `min_effect` (accuracy, 0.01 = one point)."""
-    from scipy import stats
-
-    if not (math.isfinite(min_effect) and min_effect >= 0):
-        raise ReproError(f"--min-effect must be a finite number >= 0, got {min_effect}")
+    _check_min_effect(min_effect)
     cur = parse_distribution(current, path=names[1])
-    base = parse_distribution(baseline, path=names[0], like=cur)
-    if base.model != cur.model:
-        raise ReproError(f"{names[0]} is {base.model} but {names[1]} is {cur.model}")
-    differs = sorted(
-        k for k in set(base.config) | set(cur.config) if base.config.get(k) != cur.config.get(k)
+    base = _paired(baseline, cur, names)
+    return _decide(base, cur, _lower_p(base, cur), min_effect=min_effect, alpha=alpha)
+
+
+def compare_accuracy_family(
+    baseline: dict,
+    current: dict,
+    *,
+    min_effect: float = MIN_EFFECT,
+    alpha: float = ALPHA,
+    names: tuple[str, str] = ("baseline", "current"),
+) -> AccuracyFamily:
+    """Each distribution of the collection `current` ({"distributions": [...]}, a campaign)
+    against the baseline's distribution of the same spec, as compare_accuracy decides one,
+    with the p-values Holm-adjusted over the family."""
+    _check_min_effect(min_effect)
+    entries = current.get("distributions")
+    if not isinstance(entries, list) or not entries:
+        raise ReproError(f"{names[1]}: not a collection of distributions")
+    pairs = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ReproError(f"{names[1]}: distributions[{i}] is not an object")
+        where = f"{names[1]} (distributions[{i}])"
+        cur = parse_distribution(entry, path=where)
+        pairs.append((_paired(baseline, cur, (names[0], where)), cur, entry.get("spec")))
+    raw = [_lower_p(base, cur) for base, cur, _ in pairs]
+    reports = tuple(
+        _decide(
+            base,
+            cur,
+            p,
+            min_effect=min_effect,
+            alpha=alpha,
+            spec=spec,
+            raw_p_value=p_raw,
+        )
+        for (base, cur, spec), p, p_raw in zip(pairs, holm(raw), raw, strict=True)
     )
-    if differs:
-        raise ReproError(f"the two distributions were trained with different {differs}")
-    if len(base.accuracies) < 2 or len(cur.accuracies) < 2:
-        raise ReproError("each distribution needs at least 2 seeds for a test")
-    b, c = np.asarray(base.accuracies), np.asarray(cur.accuracies)
-    if np.ptp(b) == 0 and np.ptp(c) == 0:  # no spread: the test is undefined, the means decide
-        p = 0.0 if c.mean() < b.mean() else 1.0
-    else:
-        p = float(stats.ttest_ind(c, b, equal_var=False, alternative="less").pvalue)
-    difference = float(c.mean() - b.mean())
-    regressed = p < alpha and -difference >= min_effect
-    if regressed:
-        verdict = "REGRESSION"
-    elif difference < 0 and p < alpha:
-        verdict = "lower, but by less than the minimum effect"
-    else:
-        verdict = "ok"
-    return AccuracyReport(
-        base.model, summarise(b), summarise(c), difference, p, min_effect, alpha, regressed, verdict
-    )
+    return AccuracyFamily(reports, min_effect, alpha)

@@ -124,6 +124,37 @@ def accuracy_table(report: AccuracyReport, *, markdown: bool = False) -> str:
     return _table(headers, rows, markdown=markdown) + "\n" + summary
 
 
+def accuracy_family_table(family, *, markdown: bool = False) -> str:
+    """gate-accuracy on a campaign: one row per distribution, its p-value Holm-adjusted."""
+    from lstm_repro.config import changed_settings
+
+    rows = []
+    for r in family.reports:
+        spec = r.spec or {}
+        rows.append(
+            [
+                r.model,
+                str(spec.get("data", "-")),
+                spec.get("backend", "tensorflow"),
+                changed_settings(spec.get("config", {})) or "chapter",
+                f"{r.baseline['mean']:.4f} ({r.baseline['n']})",
+                f"{r.current['mean']:.4f} ({r.current['n']})",
+                f"{r.difference:+.4f}",
+                f"{r.p_value:.3g}",
+                r.verdict,
+            ]
+        )
+    headers = ["variant", "data", "backend", "config", "baseline (n)", "current (n)"]
+    headers += ["difference", "Holm p", "verdict"]
+    regressions = sum(r.regressed for r in family.reports)
+    summary = (
+        f"{'REGRESSION' if regressions else 'ok'}: {regressions} of {len(family.reports)} "
+        f"distributions regressed (one-sided Welch, Holm-adjusted p < {family.alpha:g} and a "
+        f"drop of at least {family.min_effect:g})"
+    )
+    return _table(headers, rows, markdown=markdown) + "\n" + summary
+
+
 def seeds_table(summary: dict, model: str, *, markdown: bool = False) -> str:
     ci = summary["ci95"]
     row = [
@@ -137,6 +168,40 @@ def seeds_table(summary: dict, model: str, *, markdown: bool = False) -> str:
     ]
     headers = ["model", "seeds", "mean", "std", "95% CI", "min", "max"]
     return _table(headers, [row], markdown=markdown)
+
+
+def campaign_table(dists: list[dict], *, markdown: bool = False) -> str:
+    """A campaign's summary: one row per distribution (what differs from the chapter's
+    configuration named), its runs done, failed and planned, mean test accuracy and 95% CI."""
+    from lstm_repro.config import changed_settings
+
+    rows = []
+    for d in dists:
+        spec, summary = d["spec"], d["summary"]
+        ci = summary["ci95"] if summary else None
+        rows.append(
+            [
+                spec["model"],
+                spec["data"],
+                spec.get("backend", "tensorflow"),
+                changed_settings(spec["config"]) or "chapter",
+                f"{len(d['runs'])}/{d['planned']}",
+                str(d["failed"]),
+                f"{summary['mean']:.4f}" if summary else "-",
+                f"{ci[0]:.4f}-{ci[1]:.4f}" if ci else "-",
+            ]
+        )
+    headers = ["variant", "data", "backend", "config", "done", "failed", "mean", "95% CI"]
+    return _table(headers, rows, markdown=markdown)
+
+
+def campaign_line(label: str, outcome: dict) -> str:
+    """One finished run, as the campaign prints it: what ran, its accuracy, its seconds."""
+    seconds = f"{outcome['wall_seconds']:.0f} s" if outcome.get("wall_seconds") else "- s"
+    if outcome["status"] != "done":
+        return f"{label}: FAILED ({seconds}): {outcome['error']}"
+    r = outcome["record"]
+    return f"{label}: test accuracy {r['test_accuracy']:.4f} ({seconds})"
 
 
 # --------------------------------------------------------------------------- command output
@@ -350,6 +415,8 @@ def classify(doc: dict) -> str | None:
         return "speed-gate"
     if {"baseline", "current", "p_value", "min_effect"} <= set(doc):
         return "accuracy-gate"
+    if isinstance(doc.get("reports"), list) and {"min_effect", "regressed"} <= set(doc):
+        return "accuracy-gate"  # a campaign's family
     if isinstance(doc.get("rows"), list) and "peak_gflops" in doc:
         return "bench"
     return None
@@ -358,10 +425,13 @@ def classify(doc: dict) -> str | None:
 def collect(paths) -> dict[str, list[tuple[str, dict]]]:
     """Every document of ours under `paths` (files, or directories searched recursively),
     grouped by kind. A file that is not JSON, or not ours, is a user error only when it was
-    named directly; inside a directory it is skipped."""
+    named directly; inside a directory it is skipped. A campaign directory (named, or found
+    inside one named) is read as what it is, a collection of distributions, not as one
+    result per run; finished or not."""
     import json
     from pathlib import Path
 
+    from lstm_repro.campaign import Campaign, is_campaign
     from lstm_repro.errors import ReproError
     from lstm_repro.records import read_json
 
@@ -370,8 +440,14 @@ def collect(paths) -> dict[str, list[tuple[str, dict]]]:
         path = Path(raw)
         if not path.exists():
             raise ReproError(f"{path}: no such file or directory")
-        files = sorted(path.rglob("*.json"))[:2000] if path.is_dir() else [path]
-        for f in files:
+        campaigns = []
+        if path.is_dir():
+            campaigns = [p.parent for p in sorted(path.rglob("plan.json")) if is_campaign(p.parent)]
+        for root in campaigns:
+            found["seeds"].append((str(root), Campaign.read(root).collection()))
+        inside = path.rglob("*.json") if path.is_dir() else [path]
+        files = [f for f in sorted(inside) if not any(c in f.parents for c in campaigns)]
+        for f in files[:2000]:
             try:
                 doc = read_json(f)
             except ReproError:
@@ -456,7 +532,7 @@ def seeds_section(found) -> Table:
         ci = s.get("ci95")
         rows.append(
             [
-                spec["model"],
+                spec["model"] + (f" ({spec['backend']})" if spec.get("backend") else ""),
                 _data_label(spec, d.get("dataset")),
                 spec["config"]["epochs"],
                 _changed_settings(spec["config"]),
@@ -482,19 +558,10 @@ def seeds_section(found) -> Table:
 
 
 def _changed_settings(config: dict) -> str:
-    """The training settings that differ from the chapter's (TrainConfig's defaults), so two
-    distributions of one model and data, such as forget-gate biases 1 and 3, are told apart."""
-    import dataclasses
+    """Epochs have a column of their own; the seeds vary inside a distribution."""
+    from lstm_repro.config import changed_settings
 
-    from lstm_repro.config import TrainConfig
-
-    skip = {"epochs", "seed"}  # a column of their own; the seeds vary inside a distribution
-    changed = [
-        f"{f.name}={config[f.name]}"
-        for f in dataclasses.fields(TrainConfig)
-        if f.name not in skip and f.name in config and config[f.name] != f.default
-    ]
-    return ", ".join(changed) or "-"
+    return changed_settings(config, skip=("epochs", "seed")) or "-"
 
 
 def _seeds_key(d: dict):

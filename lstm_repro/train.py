@@ -5,14 +5,10 @@ backend's deterministic mode (lstm_repro.backend.seed_everything)."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import multiprocessing
 import os
 import statistics
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import keras
 
@@ -212,43 +208,3 @@ def run(
         spec.config, data=data, model_name=spec.model, progress=progress, tensorboard=tensorboard
     )
     return {**result, "spec": spec.to_dict()}
-
-
-def _run_in_child(spec: dict) -> dict:
-    return run(RunSpec.from_dict(spec))
-
-
-def run_seeds(
-    spec: RunSpec,
-    seeds: list[int],
-    *,
-    jobs: int = 1,
-    on_done: Callable[[dict], None] | None = None,
-) -> list[dict]:
-    """One fresh process per seed (spawned, one task each: no state leaks between runs), at
-    most `jobs` at a time. Each run is exactly `reproduce --seed S` with spec's other options.
-    Results come back in seed order."""
-    context = multiprocessing.get_context("spawn")  # TensorFlow does not survive a fork
-    specs = {
-        s: dataclasses.replace(spec, config=spec.config.replace(seed=s)).to_dict() for s in seeds
-    }
-    results: dict[int, dict] = {}
-    with ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=context,
-        max_tasks_per_child=1,
-        # lstm_repro.backend imports no framework: the child imports Keras quietly through
-        # it before the task's own imports would print TensorFlow's start-up lines.
-        initializer=backend.import_quietly,
-    ) as pool:
-        futures = {pool.submit(_run_in_child, specs[s]): s for s in seeds}
-        try:
-            for future in as_completed(futures):
-                result = future.result()
-                results[futures[future]] = result
-                if on_done is not None:
-                    on_done(result)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    return [results[s] for s in seeds]
