@@ -436,10 +436,13 @@ class Campaign:
 
         execute(tasks, engine, on_outcome=outcome)
 
-    def distributions(self, *, complete: bool = False) -> list[dict]:
+    def distributions(
+        self, found: dict[str, Finished] | None = None, *, complete: bool = False
+    ) -> list[dict]:
         """One `seeds`-like document per group of tasks that differ only in their seed, in the
-        plan's order. complete: every planned run must be done (what a gate needs)."""
-        found = self.finished()
+        plan's order, from `found` (self.finished() when not given). complete: every planned
+        run must be done (what a gate needs)."""
+        found = self.finished() if found is None else found
         groups: dict[str, list[Task]] = {}
         for t in self.tasks:
             groups.setdefault(_group_key(t), []).append(t)
@@ -460,12 +463,17 @@ class Campaign:
         return out
 
     def collection(self, *, complete: bool = False) -> dict:
-        """The campaign as a collection of distributions ({"distributions": [...]}), each
-        with at least one done run: what summary.json holds and gate-accuracy reads."""
-        dists = [d for d in self.distributions(complete=complete) if d["runs"]]
-        if not dists:
+        """The campaign as a collection of distributions: what summary.json holds and
+        gate-accuracy reads."""
+        out = collection_of(self.distributions(complete=complete))
+        if not out["distributions"]:
             raise ReproError(f"{self.out}: the campaign has no finished runs yet")
-        return {"kind": PLAN_KIND, "distributions": dists}
+        return out
+
+
+def collection_of(distributions: list[dict]) -> dict:
+    """{"distributions": [...]} of those with at least one done run."""
+    return {"kind": PLAN_KIND, "distributions": [d for d in distributions if d["runs"]]}
 
 
 def _held_plan(out: Path) -> Plan:

@@ -43,6 +43,18 @@ _seed = _int_in(0, MAX_SEED, f"a seed in 0..{MAX_SEED}")
 _time_steps = _int_in(1, 1000, "a sequence length in 1..1000")
 
 
+def _scheduler_address(text: str) -> str:
+    """[PROTOCOL://]HOST:PORT, as `dask scheduler` prints it: checked here so that a typo fails
+    before a campaign directory is made."""
+    import re
+
+    if not re.fullmatch(r"(?:[a-z]+://)?[^\s/:]+:\d{1,5}", text) and not re.fullmatch(
+        r"(?:[a-z]+://)?\[[0-9a-fA-F:.]+\]:\d{1,5}", text
+    ):
+        raise argparse.ArgumentTypeError(f"expected [tcp://]HOST:PORT, got {text!r}")
+    return text
+
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -435,10 +447,9 @@ def _campaign(args) -> int:
                     campaign_line(task.label(), outcome)
                 ),
             )
-    dists = run.distributions()
-    done = [d for d in dists if d["runs"]]
-    if done:
-        write_json(run.out / "summary.json", run.collection())
+    dists = run.distributions(run.finished())
+    if any(d["runs"] for d in dists):
+        write_json(run.out / "summary.json", campaign.collection_of(dists))
     print(campaign_table(dists))
     failed = sum(d["failed"] for d in dists)
     finished = sum(len(d["runs"]) for d in dists)
@@ -474,15 +485,20 @@ class _Progress:
             console=console,
             disable=not console.is_terminal,
             redirect_stdout=False,  # stdout stays the caller's, whatever the bar does
+            # the ETA from every run finished since the start, not rich's last 30 s (runs of
+            # minutes would leave it blank between them)
+            speed_estimate_period=7 * 24 * 3600,
         )
         self.row = self.bar.add_task("runs", total=total, completed=done)
 
     def __enter__(self):
-        self.bar.__enter__()
+        if not self.bar.disable:  # (a disabled bar still printed a blank line, rich 13.0)
+            self.bar.__enter__()
         return self
 
     def __exit__(self, *exc):
-        return self.bar.__exit__(*exc)
+        if not self.bar.disable:
+            self.bar.__exit__(*exc)
 
     def advance(self, line: str) -> None:
         self.done += 1
@@ -844,7 +860,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--local", type=_positive_int, metavar="N", help="a local Dask cluster of N workers"
     )
     engine.add_argument(
-        "--scheduler", metavar="tcp://HOST:PORT", help="a running Dask cluster's scheduler"
+        "--scheduler",
+        type=_scheduler_address,
+        metavar="tcp://HOST:PORT",
+        help="a running Dask cluster's scheduler",
     )
     camp.add_argument(
         "--retry-failed", action="store_true", help="run again the runs recorded as failed"

@@ -215,7 +215,7 @@ def dask_engine(*, local: int | None = None, scheduler: str | None = None) -> It
                 n_workers=local,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # a free port: never a clash with another cluster
                 silence_logs=logging.ERROR,
             )
             client = Client(cluster)
@@ -223,7 +223,7 @@ def dask_engine(*, local: int | None = None, scheduler: str | None = None) -> It
         else:
             client = Client(scheduler)
             where = f"the Dask scheduler at {scheduler}"
-    except (OSError, TimeoutError) as e:
+    except (OSError, TimeoutError, ValueError, TypeError) as e:  # (TLS without its context)
         if cluster is not None:
             cluster.close()
         what = "start a local Dask cluster" if local is not None else f"reach {scheduler}"

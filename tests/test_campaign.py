@@ -605,13 +605,20 @@ def test_a_bad_plan_or_engine_is_one_error_line_and_exit_2(tmp_path, capsys, mon
     assert main(["campaign", str(big), "--out", str(out)]) == 2
     assert "needs at least" in capsys.readouterr().err and not out.exists()
     good = _write_plan(tmp_path, 'variants = ["fused-lstm"]\nseeds = [0]\n')
-    monkeypatch.setitem(sys.modules, "distributed", None)
-    assert main(["campaign", str(good), "--out", str(out), "--local", "2"]) == 2
-    assert "pip install 'lstm-repro[cluster]'" in capsys.readouterr().err
-    for flags in (["--local", "0"], ["--local", "2", "--jobs", "2"], ["--scheduler"]):
+    with monkeypatch.context() as without_dask:
+        without_dask.setitem(sys.modules, "distributed", None)
+        assert main(["campaign", str(good), "--out", str(out), "--local", "2"]) == 2
+        assert "pip install 'lstm-repro[cluster]'" in capsys.readouterr().err
+    bad_flags = (["--local", "0"], ["--local", "2", "--jobs", "2"], ["--scheduler"])
+    bad_flags += (["--scheduler", "host"], ["--scheduler", "tcp://h:port"], ["--scheduler", ""])
+    for flags in bad_flags:
         with pytest.raises(SystemExit) as exit_:
             main(["campaign", str(good), "--out", str(out), *flags])
         assert exit_.value.code == 2
+    assert "expected [tcp://]HOST:PORT, got ''" in capsys.readouterr().err
+    tls = ["campaign", str(good), "--out", str(out), "--scheduler", "tls://127.0.0.1:1"]
+    assert main(tls) == 2  # distributed raises a TypeError (no TLS context): one line still
+    assert capsys.readouterr().err.startswith("lstm-repro: error: cannot reach tls://")
 
 
 def test_an_unreachable_scheduler_is_one_error_line_and_exit_2(tmp_path):
