@@ -722,3 +722,25 @@ def test_gate_accuracy_and_report_read_campaign_directories(tmp_path, capsys):
     md = (tmp_path / "r" / "report.md").read_text()
     assert "report of 2 seeds" in capsys.readouterr().out  # two campaigns, no loose results
     assert md.count("| fused-lstm |") == 2 and md.count("| fused-rnn |") == 2
+
+
+def test_the_committed_plans_and_the_readmes_example_are_plans():
+    """Kills: a plan in benchmarks/campaign/plans/ or the README's example that the reader
+    refuses (a user's first campaign would fail on the documented file)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    plans = {p.name: read_plan(p) for p in sorted((root / "benchmarks/campaign/plans").glob("*"))}
+    assert plans["real-reviews.toml"].size() == 50  # 5 variants x 10 seeds
+    assert plans["real-reviews.toml"].data == ("imdb",)
+    assert plans["short-synthetic.toml"].size() == 10
+    readme = (root / "README.md").read_text()
+    (example,) = re.findall(r"```toml\n(.*?)```", readme, flags=re.S)
+    import tomllib
+
+    plan = plan_from_dict(tomllib.loads(example))
+    assert plan.size() == 2 * 5 * 2 and plan.overrides == (
+        ("dropout", (0.1, 0.2)),
+        ("epochs", (2,)),
+    )

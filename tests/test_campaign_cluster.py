@@ -4,8 +4,9 @@ and on this machine alone (`--jobs`, and `seeds`, which is a one-line plan). Eve
 tiny configuration below (about 6 s each, mostly TensorFlow's import); what is checked is the
 bookkeeping and the bits, against the same specs trained in this process as `reproduce` would.
 
-The default tier runs one campaign on each engine; a killed worker, an interrupted and resumed
-campaign and a lost scheduler are under -m slow (about 2 minutes together)."""
+The default tier runs a campaign on the scheduler and its workers, `seeds`, and failed runs on
+the local pool (about 50 s); the LocalCluster, a killed worker, an interrupted and resumed
+campaign and a lost scheduler are under -m slow (about 75 s)."""
 
 from __future__ import annotations
 
@@ -143,6 +144,7 @@ def test_a_campaign_on_a_scheduler_and_two_workers_matches_local_runs_bit_for_bi
     _no_runs_left()
 
 
+@pytest.mark.slow  # .ci/run also runs a campaign on --local 2 (its accuracy gate's)
 def test_a_campaign_on_a_local_cluster_gives_the_same_records(plan_file, local_bits, tmp_path):
     """`--local 2`: a LocalCluster started and stopped by the campaign. Kills: an engine that
     leaves its cluster's processes behind, trains other bits than a plain run, or lets
