@@ -554,20 +554,28 @@ def test_a_run_whose_parent_is_killed_stops_instead_of_training_on(tmp_path):
     code = textwrap.dedent(
         """
         import os, subprocess, sys, time
-        child = subprocess.Popen([*sys.argv[1:], str(os.getpid())], stdin=subprocess.PIPE)
+        child = subprocess.Popen([*sys.argv[2:], str(os.getpid())], stdin=int(sys.argv[1]))
         print(child.pid, flush=True)
         time.sleep(600)
         """
     )
+    # The run's stdin is a pipe whose write end this test holds: the run waits for its task
+    # with no end-of-file in sight, so only its watcher can end it (as in a run mid-training).
+    read, write = os.pipe()
     parent = subprocess.Popen(
-        [sys.executable, "-c", code, *engines.WORKER_COMMAND], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", code, str(read), *engines.WORKER_COMMAND],
+        stdout=subprocess.PIPE,
+        text=True,
+        pass_fds=(read,),
     )
+    os.close(read)
     child = int(parent.stdout.readline())
     parent.kill()  # at once: before the run has read its task, perhaps before it has started
     parent.wait()
     deadline = time.monotonic() + 20  # it looks once a second; 20 s is a wide margin
     while time.monotonic() < deadline and _alive(child):
         time.sleep(0.2)
+    os.close(write)
     if _alive(child):
         os.kill(child, 9)
         pytest.fail("the orphaned run was still alive 20 s after its parent was killed")
