@@ -438,15 +438,16 @@ def _campaign(args) -> int:
             engine = engines.dask_engine(local=args.local)
         else:
             engine = engines.local_engine(args.jobs)
-        with engine as running, _Progress(total, total - len(todo)) as progress:
-            print(f"running on {running.name}", flush=True)
-            run.run(
-                todo,
-                running,
-                on_record=lambda task, outcome: progress.advance(
-                    campaign_line(task.label(), outcome)
-                ),
-            )
+        with engine as running:
+            print(f"running on {running.name}", flush=True)  # before the bar takes the line
+            with _Progress(total, total - len(todo)) as progress:
+                run.run(
+                    todo,
+                    running,
+                    on_record=lambda task, outcome: progress.advance(
+                        campaign_line(task.label(), outcome)
+                    ),
+                )
     dists = run.distributions(run.finished())
     if any(d["runs"] for d in dists):
         write_json(run.out / "summary.json", campaign.collection_of(dists))
