@@ -258,16 +258,9 @@ def plan_from_dict(doc: dict, *, where: str = "the plan") -> Plan:
 
 def read_plan(path: str | os.PathLike) -> Plan:
     """PLAN.toml, parsed by tomllib (bounded in size; TOML cannot run code)."""
-    path = Path(path)
-    try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_PLAN_BYTES + 1)
-    except FileNotFoundError:
-        raise ReproError(f"{path}: no such file") from None
-    except OSError as e:
-        raise ReproError(f"{path}: cannot read the plan ({e.strerror or e})") from None
-    if len(raw) > MAX_PLAN_BYTES:
-        raise ReproError(f"{path}: larger than {MAX_PLAN_BYTES:,} bytes; not a plan")
+    from lstm_repro.records import read_bounded
+
+    raw = read_bounded(path, limit=MAX_PLAN_BYTES, what="plan")
     try:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:

@@ -446,17 +446,24 @@ def save_figure(fig, path: str | os.PathLike) -> Path:
 MAX_JSON_BYTES = 256 << 20  # the largest JSON document read (benchmark files are ~1 MB)
 
 
-def read_json(path: str | os.PathLike, *, what: str = "JSON file") -> dict:
-    """A JSON object from a file a user named; every way it can be wrong is a ReproError."""
+def read_bounded(path: str | os.PathLike, *, limit: int, what: str) -> bytes:
+    """The bytes of a file a user named, at most `limit` of them (more is an error, found
+    without reading past limit + 1); every way it can be wrong is a ReproError."""
     try:
         with open(path, "rb") as f:
-            raw = f.read(MAX_JSON_BYTES + 1)
+            raw = f.read(limit + 1)
     except FileNotFoundError:
         raise ReproError(f"{path}: no such file") from None
     except OSError as e:
         raise ReproError(f"{path}: cannot read ({e.strerror or e})") from None
-    if len(raw) > MAX_JSON_BYTES:
-        raise ReproError(f"{path}: larger than {MAX_JSON_BYTES:,} bytes; not a {what}")
+    if len(raw) > limit:
+        raise ReproError(f"{path}: larger than {limit:,} bytes; not a {what}")
+    return raw
+
+
+def read_json(path: str | os.PathLike, *, what: str = "JSON file") -> dict:
+    """A JSON object from a file a user named; every way it can be wrong is a ReproError."""
+    raw = read_bounded(path, limit=MAX_JSON_BYTES, what=what)
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as e:
