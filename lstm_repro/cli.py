@@ -391,7 +391,7 @@ def _seeds(args) -> int:
     # A one-line plan on the campaign's machinery: a fresh process per seed, `jobs` at a time,
     # their thread pools left as the backend chooses (the bits `seeds` has always given).
     tasks = Plan.of_seeds(spec, seeds, configured_name()).tasks()
-    runs = {}
+    by_seed = {}
 
     def done(task, outcome) -> None:
         seed = task.spec.config.seed
@@ -399,12 +399,15 @@ def _seeds(args) -> int:
             return
         if "record" not in outcome:  # (a NaN loss keeps its run here, as `seeds` always did)
             raise ReproError(f"seed {seed}: {outcome['error']}")
-        r = runs[seed] = outcome["record"]
-        print(f"seed {seed}: test accuracy {r['test_accuracy']:.4f} ({r['seconds']:.0f} s)")
+        r = by_seed[seed] = outcome["record"]
+        print(
+            f"seed {seed}: test accuracy {r['test_accuracy']:.4f} ({r['seconds']:.0f} s)",
+            flush=True,  # seen as it happens through a pipe (benchmarks/accuracy/run.sh's tee)
+        )
 
     with local_engine(args.jobs, size_threads=False) as engine:
         execute(tasks, engine, on_outcome=done)
-    runs = [runs[s] for s in seeds]
+    runs = [by_seed[s] for s in seeds]
     summary = summarise([r["test_accuracy"] for r in runs])
     payload = {"spec": spec.to_dict(), "seeds": seeds, "summary": summary, "runs": runs}
     _write_outputs(args, payload)
