@@ -10,9 +10,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def head() -> str | None:
-    """HEAD's commit, or None without git or without a commit (then those tests skip)."""
+def head(tree: Path = ROOT, rev: str = "HEAD") -> str | None:
+    """The commit `rev` names in `tree` (HEAD of the checkout by default), or None without git
+    or without such a commit (then those tests skip)."""
     if shutil.which("git") is None:
         return None
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    argv = ["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"]
+    proc = subprocess.run(argv, cwd=tree, capture_output=True, text=True)
     return proc.stdout.strip() if proc.returncode == 0 else None

@@ -36,6 +36,9 @@ class FakeWorker:
     def __init__(self, tree: Path, *, label: str, env: dict):
         self.number = len(FakeWorker.made)
         self.tree, self.label, self.env, self.closed = tree, label, env, False
+        # The commit its tree holds (read from its nearest directory that exists: mutmut runs
+        # the tests in mutants/, which a worktree of a commit does not have).
+        self.head = head(next(p for p in (tree, *tree.parents) if p.is_dir()))
         self.module = f"{label}-{self.number}/lstm_repro"
         self.peak = 100.0 * (self.number + 1)
         FakeWorker.made.append(self)
@@ -166,3 +169,54 @@ def test_run_ab_names_a_revision_that_does_not_exist(fakes):
     with pytest.raises(ReproError, match=r"^ab: unknown revision 'no-such-rev' in "):
         ab.run_ab("no-such-rev", cases=CASES[:1], blocks=2, rounds=4, workers=1)
     assert fakes.made == []
+
+
+@needs_git
+def test_run_ab_works_from_any_directory_and_leaves_no_worktree_or_scratch(
+    fakes, monkeypatch, tmp_path
+):
+    """Run from outside the repository, as `lstm-repro ab` may be: every git command runs in
+    the checkout, the baseline worktree is gone afterwards (`git worktree list` as before) and
+    so is its scratch directory; every process prepares every case, the skipped one too.
+    Kills (mutation testing, issue 20): a git call left to run in the caller's directory
+    (8 mutants survived with pytest's cwd at the checkout's root), a cleanup that cannot find
+    the worktree, and a skip that stops asking the other processes."""
+    import tempfile
+
+    worktrees = ["git", "worktree", "list"]
+    before = subprocess.run(worktrees, cwd=ROOT, capture_output=True, text=True).stdout
+    scratch = set(Path(tempfile.gettempdir()).glob("lstm-repro-ab-*"))
+    monkeypatch.chdir(tmp_path)  # not a git repository
+    base, _, info = ab.run_ab("HEAD", cases=CASES, blocks=2, rounds=4, workers=1)
+    assert info["commit"] == head() and len(base["benchmarks"]) == 2
+    # the time ab took: about 0.1 s with fake processes here; 60 s is far off either way, and
+    # a clock read added instead of subtracted gives the machine's uptime
+    assert 0 <= info["seconds"] < 60
+    assert subprocess.run(worktrees, cwd=ROOT, capture_output=True, text=True).stdout == before
+    assert set(Path(tempfile.gettempdir()).glob("lstm-repro-ab-*")) == scratch
+    prepared = [(n, c["mode"]) for n, c in fakes.log if c["cmd"] == "prepare"]
+    assert sorted(prepared) == sorted((n, c.mode) for n in (0, 1) for c in CASES)
+
+
+@needs_git
+def test_run_ab_checks_out_the_revision_asked_and_says_what_it_skipped(fakes, caplog):
+    """The baseline's tree holds the revision named, not the checkout's HEAD; a skipped case
+    is logged with each side's reason. Kills (mutation testing): `git worktree add` without
+    the commit (HEAD checked out whatever was asked: equivalent only when asked for HEAD), and
+    a skip that says nothing."""
+    parent = head(ROOT, "HEAD~1")
+    if parent is None:
+        pytest.skip("the checkout has one commit: no other revision to check out")
+    ab.run_ab("HEAD~1", cases=CASES, blocks=2, rounds=4, workers=1)
+    assert [(w.label, w.head) for w in fakes.made] == [("baseline", parent), ("current", head())]
+    assert "ab: chapter-unrolled-lstm-core skipped (baseline: no core mode here)" in caplog.text
+
+
+def test_a_git_failure_is_one_line_naming_the_command_and_gits_last_words(monkeypatch, tmp_path):
+    """Kills (mutation testing): the message without git's last line of stderr, and a missing
+    git reported as the exception's repr instead of its reason."""
+    with pytest.raises(ReproError, match=r"^git rev-parse: fatal: .*not a git repository"):
+        ab._git("rev-parse", "--show-toplevel", cwd=tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no git on it
+    with pytest.raises(ReproError, match=r"^ab needs git: No such file or directory$"):
+        ab._git("--version", cwd=tmp_path)
