@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
-from dask_cluster import DaskCluster, campaign_runs_anywhere
+
+pytest.importorskip("distributed", reason="needs Dask distributed: pip install -e '.[cluster]'")
+from dask_cluster import DaskCluster, campaign_runs_anywhere  # (it needs psutil, Dask's)
 
 from lstm_repro.campaign import Campaign, Task, read_plan
 from lstm_repro.config import RunSpec
