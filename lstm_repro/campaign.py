@@ -53,16 +53,16 @@ class Task:
     def key(self) -> str:
         return task_key(self.to_dict())
 
-    def label(self) -> str:
-        """What a person reads in the progress lines: variant, data, backend, what differs
-        from the chapter's configuration, seed."""
+    def group_label(self) -> str:
+        """Its distribution, as a person reads it: variant, data, backend, what differs from
+        the chapter's configuration."""
         s = self.spec
         changed = changed_settings(s.config.to_dict())
-        return (
-            f"{s.model}, {s.data}, {self.backend}"
-            + (f", {changed}" if changed else "")
-            + f", seed {s.config.seed}"
-        )
+        return f"{s.model}, {s.data}, {self.backend}" + (f", {changed}" if changed else "")
+
+    def label(self) -> str:
+        """What the progress lines name: the distribution and the seed."""
+        return f"{self.group_label()}, seed {self.spec.config.seed}"
 
 
 def task_key(task: dict) -> str:
@@ -447,7 +447,7 @@ class Campaign:
             if complete and len(runs) < len(members):
                 first = members[0]
                 raise ReproError(
-                    f"{self.out}: {first.label().rsplit(', seed', 1)[0]} has {len(runs)} of "
+                    f"{self.out}: {first.group_label()} has {len(runs)} of "
                     f"{len(members)} runs done ({len(failed)} failed"
                     + (f": {failed[0]}" if failed else "")
                     + "); finish the campaign (rerun it; --retry-failed for the failed) first"
