@@ -24,7 +24,7 @@ MODES = ("train", "infer")
 # embedding, dropout, head, optimizer, loss or metrics. A benchmark mode of its own so that
 # the full step over the core is measured in the same run and gated (gate.core_pairs).
 CORE = "core"
-CORE_VARIANTS = ("unrolled-lstm",)  # the chapter's hand-stepped cells; TensorFlow only
+CORE_VARIANTS = ("unrolled-lstm",)  # the chapter's hand-stepped cells, on every backend
 # The chapter's two cells by hand, Keras's fused LSTM (cuDNN on a GPU) and GRU. fused-rnn is
 # left out: the same SimpleRNN math as unrolled-rnn, and every benchmark costs CI time.
 BENCH_VARIANTS = ("unrolled-lstm", "fused-lstm", "unrolled-rnn", "fused-gru")
@@ -53,11 +53,11 @@ class Case:
 
 
 def core_supported() -> bool:
-    """Whether this process's Keras backend can run the core (a tf.function with a
-    GradientTape), read without importing Keras (backend.configured_name)."""
+    """Whether this process's Keras backend can run the core (each of the three can), read
+    without importing Keras (backend.configured_name)."""
     from lstm_repro import backend
 
-    return backend.configured_name() == "tensorflow"
+    return backend.configured_name() in backend.BACKENDS
 
 
 def benchmark_cases(
@@ -65,8 +65,8 @@ def benchmark_cases(
 ) -> list[Case]:
     """Every variant's train and inference step at the chapter's sizes, then a (units, batch)
     sweep of the LSTM variants' training step. quick: the LSTM variants at the chapter's sizes.
-    core (default: on TensorFlow): the unrolled LSTM's core at the chapter's sizes, in the
-    training group beside the full step it is the core of."""
+    core (default: on every backend this package runs): the unrolled LSTM's core at the
+    chapter's sizes, in the training group beside the full step it is the core of."""
     full = os.environ.get(FULL_ENV, "") not in ("", "0") if full is None else full
     core = core_supported() if core is None else core
     lstm = ("unrolled-lstm", "fused-lstm")
@@ -218,49 +218,40 @@ class StepRunner:
     def core_step(self) -> Callable[[], None]:
         """One step of this model's recurrent core alone, compiled on first use: its own cells
         stepped by hand over max_len steps of one fixed batch of embedding-width inputs, in
-        the model's order (time outer, layers inner), forward and backward in one tf.function,
-        the gradient taken for every cell weight. No embedding, so no gradient back to the
-        inputs, which only the embedding needs (13 of 48 ms at the chapter's sizes on a 2-core
-        AMD EPYC VM, 2026-12-03); no dropout (training=False), head, optimizer, loss or
-        metrics: what the step would cost if it were only the chapter's LSTM math."""
+        the model's order (time outer, layers inner), forward and backward, the gradient taken
+        for every cell weight (a tf.function on TensorFlow, jax.jit of jax.grad over the
+        cells' stateless_call on JAX, eager autograd on PyTorch, as each backend runs the full
+        step). No embedding, so no gradient back to the inputs, which only the embedding needs
+        (13 of 48 ms at the chapter's sizes on a 2-core AMD EPYC VM, 2026-12-03); no dropout
+        (training=False), head, optimizer, loss or metrics: what the step would cost if it
+        were only the chapter's LSTM math. `core_gradients()` returns the gradients (NumPy),
+        so that the three backends' cores can be checked against each other."""
+        from lstm_repro import backend
+        from lstm_repro.models import recurrent_cells
+
         if self._core is not None:
             return self._core
         if self.variant not in CORE_VARIANTS or not core_supported():
-            from lstm_repro import backend
-
             raise ReproError(
-                f"the core benchmark runs {', '.join(CORE_VARIANTS)} on TensorFlow only "
-                f"(asked: {self.variant} with KERAS_BACKEND={backend.configured_name()})"
+                f"the core benchmark runs {', '.join(CORE_VARIANTS)} on "
+                f"{', '.join(backend.BACKENDS)} only (asked: {self.variant} with "
+                f"KERAS_BACKEND={backend.configured_name()})"
             )
-        import tensorflow as tf
-
-        from lstm_repro.models import recurrent_cells
-
         B, T, E = self.config.batch_size, self.config.max_len, self.config.embedding_dim
         cells = recurrent_cells(self.model)
-        weights = [w.value for cell in cells for w in cell.trainable_weights]
-        rng = np.random.default_rng(0)
-        x = tf.constant(rng.normal(0, 0.05, (B, T, E)), tf.float32)  # (B, T, E): embedding-scale
-
-        @tf.function
-        def forward_backward(x):
-            with tf.GradientTape() as tape:
-                states = [cell.get_initial_state(batch_size=B) for cell in cells]
-                # One unstack, as models.UnrolledRNN does (slicing x[:, t] instead would cost
-                # T^2 in the backward pass).
-                for x_t in tf.unstack(x, axis=1):  # T x (B, E)
-                    h = x_t
-                    for i, cell in enumerate(cells):
-                        h, states[i] = cell(h, states[i], training=False)  # h: (B, units)
-                value = tf.reduce_sum(h)
-            return tape.gradient(value, weights)
+        x = np.random.default_rng(0).normal(0, 0.05, (B, T, E)).astype("float32")  # (B, T, E)
+        make = {"tensorflow": _tf_core, "jax": _jax_core, "torch": _torch_core}[backend.name()]
+        gradients = make(cells, x, batch=B)
 
         def step() -> None:
-            grads = forward_backward(x)
-            float(tf.reduce_sum(grads[-1]))  # wait for the step, as train_on_batch's numpy does
+            grads = gradients()
+            float(np.asarray(grads[-1]).sum())  # wait for the step, as train_on_batch's does
 
         self._core = step
-        self.core_function, self.core_input = forward_backward, x  # for tests to trace
+        self.core_gradients = lambda: [np.asarray(g) for g in gradients()]
+        # TensorFlow's traced function and its input, for tests to read the graph
+        self.core_function = getattr(gradients, "function", None)
+        self.core_input = getattr(gradients, "input", None)
         return step
 
     def step(self, mode: str) -> Callable[[], None]:
@@ -273,6 +264,76 @@ class StepRunner:
         start = time.perf_counter()
         self.step(mode)()
         return time.perf_counter() - start
+
+
+def _tf_core(cells, x: np.ndarray, *, batch: int) -> Callable[[], list]:
+    """The core on TensorFlow: forward and backward in one tf.function."""
+    import tensorflow as tf
+
+    weights = [w.value for cell in cells for w in cell.trainable_weights]
+    inputs = tf.constant(x)
+
+    @tf.function
+    def forward_backward(x):
+        with tf.GradientTape() as tape:
+            states = [cell.get_initial_state(batch_size=batch) for cell in cells]
+            # One unstack, as models.UnrolledRNN does (slicing x[:, t] instead would cost
+            # T^2 in the backward pass).
+            for x_t in tf.unstack(x, axis=1):  # T x (B, E)
+                h = x_t
+                for i, cell in enumerate(cells):
+                    h, states[i] = cell(h, states[i], training=False)  # h: (B, units)
+            value = tf.reduce_sum(h)
+        return tape.gradient(value, weights)
+
+    def gradients():
+        return forward_backward(inputs)
+
+    gradients.function, gradients.input = forward_backward, inputs  # for tests to trace
+    return gradients
+
+
+def _jax_core(cells, x: np.ndarray, *, batch: int) -> Callable[[], list]:
+    """The core on JAX: jax.grad of the cells' stateless_call, under jax.jit (as Keras's
+    JAX trainer compiles its train step)."""
+    import jax
+
+    trainable = [[v.value for v in cell.trainable_variables] for cell in cells]
+    frozen = [[v.value for v in cell.non_trainable_variables] for cell in cells]
+    inputs = jax.numpy.asarray(x)
+
+    def value(trainable, x):
+        states = [cell.get_initial_state(batch_size=batch) for cell in cells]
+        for t in range(x.shape[1]):
+            h = x[:, t]  # (B, E)
+            for i, cell in enumerate(cells):
+                (h, states[i]), _ = cell.stateless_call(
+                    trainable[i], frozen[i], h, states[i], training=False
+                )  # h: (B, units)
+        return jax.numpy.sum(h)
+
+    forward_backward = jax.jit(jax.grad(value))
+    return lambda: jax.tree_util.tree_leaves(forward_backward(trainable, inputs))
+
+
+def _torch_core(cells, x: np.ndarray, *, batch: int) -> Callable[[], list]:
+    """The core on PyTorch: the cells called eagerly, torch.autograd.grad for their weights
+    (as Keras's torch trainer runs its train step)."""
+    import torch
+
+    weights = [w.value for cell in cells for w in cell.trainable_weights]
+    inputs = torch.as_tensor(x, device=weights[0].device)
+
+    def forward_backward():
+        states = [cell.get_initial_state(batch_size=batch) for cell in cells]
+        for x_t in torch.unbind(inputs, dim=1):  # T x (B, E)
+            h = x_t
+            for i, cell in enumerate(cells):
+                h, states[i] = cell(h, states[i], training=False)  # h: (B, units)
+        grads = torch.autograd.grad(torch.sum(h), weights)
+        return [g.detach().cpu() for g in grads]
+
+    return forward_backward
 
 
 def derived_figures(

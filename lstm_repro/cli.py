@@ -730,7 +730,10 @@ def _bench_profile(args, out) -> int:
     if out is None:
         raise ReproError("--profile needs --out DIR: the profile and the trace are written there")
     if args.backends is not None or args.quick:
-        raise ReproError("--profile takes neither --backends nor --quick")
+        raise ReproError(
+            "--profile takes neither --backends nor --quick (it profiles the backend "
+            "KERAS_BACKEND names: KERAS_BACKEND=jax lstm-repro bench --profile ...)"
+        )
     variant(args.model)  # an unknown name fails before TensorFlow is imported
     _import_tensorflow_quietly()
     from lstm_repro.profile import profile_step
@@ -971,8 +974,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--profile",
         action="store_true",
-        help="profile the chapter's training step (TensorFlow): where its time goes, the full "
-        "step over the LSTM core, a TensorBoard profile and a Perfetto trace in --out",
+        help="profile the chapter's training step on the backend KERAS_BACKEND names, with that "
+        "backend's own profiler: where its time goes, the full step over the LSTM core, a "
+        "profile for TensorBoard and a Perfetto trace in --out",
     )
     bench.add_argument(
         "--model", default="unrolled-lstm", help="the variant --profile profiles (unrolled-lstm)"

@@ -322,7 +322,8 @@ def profile_table(result: dict) -> str:
     table = _table(["part", "ms/step", "share", "kernel ms/step"], rows, markdown=True)
     mode = "deterministic kernels" if result["execution_mode"]["deterministic"] else "fast kernels"
     lines = [
-        f"{result['variant']}, {result['steps_profiled']} profiled steps, {mode}",
+        f"{result['variant']} on {result.get('backend', 'tensorflow')}, "
+        f"{result['steps_profiled']} profiled steps, {mode}",
         table,
         f"unprofiled full step {result['full_step_ms']:.2f} ms",
     ]

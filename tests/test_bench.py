@@ -55,15 +55,49 @@ def test_the_core_counts_the_cells_three_passes_less_the_embeddings_input_gradie
     assert flops_per_step("unrolled-lstm", c, mode="core") == 3 * (layer1 + layer2) - to_embedding
 
 
-def test_the_core_is_a_training_group_case_on_tensorflow_only(monkeypatch):
+@pytest.mark.parametrize("keras_backend", ["tensorflow", "jax", "torch"])
+def test_the_core_is_a_training_group_case_on_every_backend(monkeypatch, keras_backend):
     """The gate pairs the core with the full step by group and variant (gate.core_pairs).
-    Kills: the core in a group of its own (no ratio), or offered to JAX/PyTorch, where
-    StepRunner.core_step refuses it."""
+    Kills: the core in a group of its own (no ratio), or left out on JAX or PyTorch (it was
+    TensorFlow only until 2026-12-05)."""
+    monkeypatch.setenv("KERAS_BACKEND", keras_backend)
     core = [c for c in benchmark_cases(quick=True) if c.mode == bench.CORE]
     step = next(c for c in benchmark_cases(quick=True) if c.name == "chapter-unrolled-lstm-train")
     assert [(c.variant, c.group) for c in core] == [("unrolled-lstm", step.group)]
-    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setenv("KERAS_BACKEND", "numpy")  # Keras runs it; this package does not
     assert not [c for c in benchmark_cases() if c.mode == bench.CORE]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("keras_backend", ["jax", "torch"])
+def test_the_core_takes_the_same_gradients_on_every_backend(tmp_path, keras_backend):
+    """The core on JAX (jax.grad of the cells' stateless_call, jitted) and on PyTorch
+    (autograd) against TensorFlow's, each in its own process, with the same cell weights
+    (tests/backend_worker.py). Seen 2026-12-05: at most 3.0e-7 apart, on gradients up to 1.15
+    (float32); rtol 1e-5 + atol 1e-6 leaves a margin of 3x and more. Kills: a backend's core
+    that drops a layer, swaps the states, runs dropout, or stops before the backward pass."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    if importlib.util.find_spec(keras_backend) is None:
+        pytest.skip(f"{keras_backend} is not installed (pip install -e '.[jax,cross]')")
+    worker = os.path.join(os.path.dirname(__file__), "backend_worker.py")
+    for name in ("tensorflow", keras_backend):
+        subprocess.run(
+            [sys.executable, worker, "core", str(tmp_path / f"{name}.npz")],
+            env={**os.environ, "KERAS_BACKEND": name},
+            check=True,
+            capture_output=True,
+        )
+    expected, got = np.load(tmp_path / "tensorflow.npz"), np.load(tmp_path / f"{keras_backend}.npz")
+    assert list(got) == list(expected) and len(expected) == 6  # 2 cells x kernel, recurrent, bias
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-5, atol=1e-6)
+        assert np.abs(expected[key]).max() > 1e-3  # a gradient that is there to compare
 
 
 def test_the_core_step_runs_the_cells_and_their_weight_gradients_only():

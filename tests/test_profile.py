@@ -10,7 +10,15 @@ import pytest
 from lstm_repro.cli import main
 from lstm_repro.config import TrainConfig
 from lstm_repro.errors import ReproError
-from lstm_repro.profile import HOST, INPUT, OTHER, breakdown, part_of
+from lstm_repro.profile import (
+    HOST,
+    HOST_EAGER,
+    INPUT,
+    OTHER,
+    breakdown,
+    part_of,
+    read_torch_profile,
+)
 
 # Kernel names as TensorFlow 2.21's profiler recorded them for the chapter's unrolled step
 # (fit, Keras 3.15; the model's scope is its name, unrolled_rnn).
@@ -41,6 +49,74 @@ def test_each_kernel_lands_in_its_part_of_the_model(kernel):
     Dense head and everything else under "recurrent math"; dropout inside the cell's scope
     counted as cell math; the embedding's gradient in Adam counted as the optimizer."""
     assert part_of(kernel, "unrolled_rnn") == KERNELS[kernel]
+
+
+# HLO op_names as JAX 0.10's profile of the chapter's unrolled step carried them (Keras 3.15's
+# name scopes inside JAX's transformations; jit(train_step) is Keras's compiled step).
+JAX_OPS = {
+    "jit(train_step)/jvp(lstm_cell)/dot_general": RECURRENT,
+    "jit(train_step)/transpose(jvp(lstm_cell_1))/dot_general": RECURRENT,
+    "jit(train_step)/jvp(lstm_cell_1)/jit(_bernoulli)/jit(_uniform)/while": "dropout masks",
+    "jit(train_step)/transpose(jvp(embedding))/scatter-add": "embedding and its gradient",
+    "jit(train_step)/chapter_adam/sqrt": "optimizer (Adam)",
+    "jit(train_step)/transpose(jvp(compile_loss))/mul": "loss and metrics",
+    "jit(train_step)/jvp(unrolled_rnn)/dense/dot_general": "head (Dense + sigmoid)",
+    "jit(train_step)/add": OTHER,
+    "": OTHER,
+}
+
+
+@pytest.mark.parametrize("op_name", JAX_OPS)
+def test_each_jax_kernel_lands_in_its_part_of_the_model(op_name):
+    """Kills: JAX's transformation wrappers (jvp, transpose) hiding the scope they wrap, the
+    model's own scope read as a recurrent layer inside them, and dropout (bernoulli) counted
+    as cell math."""
+    assert part_of(op_name + ":hlo", "unrolled_rnn") == JAX_OPS[op_name]
+
+
+class _Event:
+    """What read_torch_profile reads of a torch.profiler FunctionEvent."""
+
+    def __init__(self, name, *, parent=None, seq=-1, us=0.0):
+        self.name, self.cpu_parent, self.sequence_nr, self.cpu_time_total = name, parent, seq, us
+
+
+def test_torch_ops_take_their_scope_and_backward_ops_their_forward_ops_part():
+    """Forward ops under the Keras scopes that _torch_scopes names, their backward functions
+    matched by sequence number, ops nested in ops counted once. Kills: a backward function
+    counted as "other" (half the step), a nested aten op counted twice, the model's scope
+    (unrolled_rnn) making the head recurrent math, dropout's bernoulli left in the cell."""
+    model = _Event("keras/unrolled_rnn")
+    cell = _Event("keras/lstm_cell", parent=model)
+    dense = _Event("keras/dense", parent=model)
+    adam = _Event("keras/adam")
+    matmul = _Event("aten::mm", parent=cell, seq=7, us=30.0)
+    events = [
+        model,
+        cell,
+        dense,
+        adam,
+        matmul,
+        _Event("aten::mkldnn_mm", parent=matmul, us=29.0),  # inside aten::mm: not again
+        _Event("aten::bernoulli_", parent=cell, seq=8, us=2.0),
+        _Event("aten::addmm", parent=dense, seq=9, us=3.0),
+        _Event("aten::sqrt", parent=adam, us=4.0),
+        _Event("autograd::engine::evaluate_function: MmBackward0", seq=7, us=50.0),
+        _Event("autograd::engine::evaluate_function: AddmmBackward0", seq=9, us=5.0),
+        _Event("autograd::engine::evaluate_function: torch::autograd::AccumulateGrad", us=1.0),
+    ]
+    profile = read_torch_profile(events, steps=2, model_scope="unrolled_rnn")
+    us = 10**6  # picoseconds per microsecond
+    assert profile["parts"] == {
+        RECURRENT: 80 * us,
+        "dropout masks": 2 * us,
+        "head (Dense + sigmoid)": 8 * us,
+        "optimizer (Adam)": 4 * us,
+        OTHER: 1 * us,
+    }
+    assert profile["step_ps"] == 95 * us and profile["steps"] == 2
+    rows = {r["part"] for r in breakdown(profile, step_seconds=1e-4, profiled_steps=2)}
+    assert INPUT not in rows  # the batch is fetched outside the step on PyTorch and JAX
 
 
 def test_the_rows_sum_to_the_step_and_split_only_the_step_functions_time():
@@ -103,6 +179,53 @@ def test_a_real_profile_breaks_the_step_down_and_writes_both_traces(tiny_profile
         assert result["steps_profiled"] >= 5
     assert "dropout masks" in {r["part"] for r in with_dropout["rows"]}
     assert "dropout masks" not in {r["part"] for r in without["rows"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("keras_backend", ["jax", "torch"])
+def test_jax_and_torch_profiles_break_the_step_down_with_their_own_profilers(
+    tmp_path, keras_backend
+):
+    """End to end on JAX's profiler (XSpace + the HLO it carries) and PyTorch's
+    (torch.profiler, scopes from _torch_scopes), a tiny model with dropout 0.2 and without,
+    in its own process (tests/backend_worker.py; about 15 s each). Kills: a profile that
+    finds no kernels (a renamed event or stat), the step function not found (JAX), dropout
+    credited to a model without it, no trace written, the core missing on that backend."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if importlib.util.find_spec(keras_backend) is None:
+        pytest.skip(f"{keras_backend} is not installed (pip install -e '.[jax,cross]')")
+    worker = os.path.join(os.path.dirname(__file__), "backend_worker.py")
+    subprocess.run(
+        [sys.executable, worker, "profile", str(tmp_path)],
+        env={**os.environ, "KERAS_BACKEND": keras_backend},
+        check=True,
+        capture_output=True,
+    )
+    results = json.loads((tmp_path / "results.json").read_text())
+    host = HOST_EAGER if keras_backend == "torch" else HOST
+    for result in results.values():
+        rows = {r["part"]: r for r in result["rows"]}
+        assert result["backend"] == keras_backend
+        assert sum(r["ms"] for r in rows.values()) == pytest.approx(result["step_ms"])
+        assert rows[RECURRENT]["ms"] > 0 and rows["optimizer (Adam)"]["ms"] > 0
+        assert rows["embedding and its gradient"]["kernel_ms"] > 0
+        assert host in rows and INPUT not in rows
+        # the cells' math is the largest part of the kernels (seen: 0.45-0.8 of kernel time)
+        kernels = {p: r["kernel_ms"] for p, r in rows.items() if r["kernel_ms"] is not None}
+        assert max(kernels, key=kernels.get) == RECURRENT
+        assert Path(result["profile"]).stat().st_size > 0
+        with gzip.open(result["trace"], "rt") as f:
+            trace = json.load(f)
+        events = trace["traceEvents"] if isinstance(trace, dict) else trace
+        assert len(events) > 100
+        assert result["full_over_core"] > 0 and result["core_ms"] > 0
+    assert "dropout masks" in {r["part"] for r in results["0.2"]["rows"]}
+    assert "dropout masks" not in {r["part"] for r in results["0.0"]["rows"]}
 
 
 def test_profile_refuses_what_it_cannot_do_in_one_line(capsys, tmp_path):
