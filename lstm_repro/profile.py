@@ -178,13 +178,29 @@ def _hlo_op_names(space) -> dict[str, dict[str, str]]:
     return modules
 
 
+def _union_ps(intervals: list[tuple[int, int]]) -> int:
+    """The length of the union of (start, end) intervals: time when any of them ran."""
+    total, reach = 0, None
+    for start, end in sorted(intervals):
+        if reach is None or start > reach:
+            total += end - start
+            reach = end
+        elif end > reach:
+            total += end - reach
+            reach = end
+    return total
+
+
 def read_jax_profile(path: Path, *, model_scope: str = "") -> dict:
-    """As read_profile, from a JAX profile: each XLA kernel's part by its HLO op_name; the
-    step function is the compiled module that ran the most kernel time (Keras's train step),
-    its wall the outermost PjitFunction(...) calls of that function."""
+    """As read_profile, from a JAX profile: each XLA kernel's part by its HLO op_name. The
+    step function is the compiled module that ran the most kernel time (Keras's train step);
+    its wall is the time any of its kernels ran (the union over XLA's threads: the dispatching
+    PjitFunction call returns before they finish, so its own span is not the step's), and its
+    calls are the outermost PjitFunction(...) events of that function."""
     space = _xspace(path)
     op_names = _hlo_op_names(space)
     by_module: dict[str, dict[str, int]] = {}
+    spans: dict[str, list[tuple[int, int]]] = {}  # module -> its kernels' (start, end) in ps
     calls: dict[str, list[tuple[int, int, int]]] = {}  # function -> (line, start, end) in ps
     for plane in space.planes:
         if not plane.name.startswith(("/host:CPU", "/device:")):
@@ -193,8 +209,8 @@ def read_jax_profile(path: Path, *, model_scope: str = "") -> dict:
         for tid, line in enumerate(plane.lines):
             for ev in line.events:
                 name = names.get(ev.metadata_id, "")
+                start = line.timestamp_ns * 1000 + ev.offset_ps
                 if name.startswith("PjitFunction(") and name.endswith(")"):
-                    start = line.timestamp_ns * 1000 + ev.offset_ps
                     calls.setdefault(name[13:-1], []).append((tid, start, start + ev.duration_ps))
                     continue
                 stats = _stat_values(plane, ev.stats)
@@ -205,6 +221,7 @@ def read_jax_profile(path: Path, *, model_scope: str = "") -> dict:
                 part = part_of(op_name + ":hlo", model_scope)
                 parts = by_module.setdefault(module, {})
                 parts[part] = parts.get(part, 0) + ev.duration_ps
+                spans.setdefault(module, []).append((start, start + ev.duration_ps))
     if not by_module:
         return {"parts": {}, "step_ps": 0, "steps": 0, "input_ps": None}
     module = max(by_module, key=lambda m: sum(by_module[m].values()))
@@ -215,7 +232,7 @@ def read_jax_profile(path: Path, *, model_scope: str = "") -> dict:
         outermost.append((tid, start, end))
     return {
         "parts": by_module[module],
-        "step_ps": sum(end - start for _, start, end in outermost),
+        "step_ps": _union_ps(spans[module]),
         "steps": len(outermost),
         "input_ps": None,
         "module": module,
