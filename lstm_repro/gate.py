@@ -236,9 +236,27 @@ class SpeedReport:
     confidence: float
     normalise: str
     names: tuple[str, str]
+    # Each run's CPU as pytest-benchmark recorded it (machine_class); "" where not recorded.
+    machines: tuple[str, str] = ("", "")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def other_machine_class(self) -> bool:
+        """The two runs were made on different CPU models: normalising by the matmul peak
+        does not make them comparable (measured 2026-12-05: an AVX-512 EPYC ran the chapter's
+        steps at 0.49-0.86 of an older EPYC's, peak-normalised, on the same code)."""
+        return all(self.machines) and self.machines[0] != self.machines[1]
+
+
+def machine_class(doc: dict) -> str:
+    """A pytest-benchmark document's CPU: brand, family and model (py-cpuinfo's fields), the
+    class a committed baseline holds for; "" where the document does not say."""
+    cpu = (doc.get("machine_info") or {}).get("cpu") or {}
+    if not isinstance(cpu, dict) or not cpu.get("brand_raw"):
+        return ""
+    return f"{cpu['brand_raw']} (family {cpu.get('family', '?')}, model {cpu.get('model', '?')})"
 
 
 def _scales(table: dict[str, Benchmark], normalise: str) -> dict[str, float]:
@@ -331,7 +349,10 @@ def compare_speed(
         )
     rows += _variant_rows(rows)
     regressed = any(r.verdict == "REGRESSION" for r in rows)
-    return SpeedReport(tuple(rows), regressed, tolerance, alpha, confidence, normalise, names)
+    machines = (machine_class(baseline), machine_class(current))
+    return SpeedReport(
+        tuple(rows), regressed, tolerance, alpha, confidence, normalise, names, machines
+    )
 
 
 def _variant_rows(rows: list[SpeedRow]) -> list[SpeedRow]:

@@ -105,6 +105,13 @@ def speed_table(report: SpeedReport, *, markdown: bool = False) -> str:
         f"{1 + report.tolerance:g}; it is faster when the same holds the other way (CI below "
         f"1/{1 + report.tolerance:g}) (times normalised: {report.normalise})"
     )
+    if report.other_machine_class:
+        summary += (
+            f"\nwarning: {report.names[0]} was measured on {report.machines[0]}, "
+            f"{report.names[1]} on {report.machines[1]}: another machine class, so the "
+            "ratios above measure the machines as much as the code (lstm-repro ab compares "
+            "two revisions on one machine)"
+        )
     return _table(headers, rows, markdown=markdown) + "\n" + summary
 
 

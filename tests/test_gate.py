@@ -239,6 +239,30 @@ def test_the_ratio_is_one_runs_and_takes_no_normalisation(normalise):
     assert row.verdict == "ok" and 0.95 < row.ratio < 1.05
 
 
+def test_a_baseline_from_another_machine_class_is_named_in_the_verdict():
+    """The committed baseline holds for one CPU model (benchmarks/baselines/cpu.json); on
+    another, peak normalisation does not cancel the difference (an AVX-512 EPYC read 0.49-0.86
+    of an older EPYC's step times, 2026-12-05). Kills: a gate that compares machines silently,
+    and one that warns on the same class or where a run does not say its CPU."""
+    from lstm_repro.gate import machine_class
+    from lstm_repro.report import speed_table
+
+    def on(doc, model):
+        return {
+            **doc,
+            "machine_info": {"cpu": {"brand_raw": "AMD EPYC", "family": 25, "model": model}},
+        }
+
+    base, cur = _doc(BASE), _doc(BASE, seed=1)
+    assert machine_class(on(base, 1)) == "AMD EPYC (family 25, model 1)"
+    assert machine_class(base) == "" and machine_class({"machine_info": {"cpu": "x"}}) == ""
+    other = compare_speed(on(base, 1), on(cur, 17))
+    assert other.other_machine_class and not other.regressed
+    assert "warning: baseline was measured on AMD EPYC (family 25, model 1)" in speed_table(other)
+    for same in (compare_speed(on(base, 17), on(cur, 17)), compare_speed(base, on(cur, 17))):
+        assert not same.other_machine_class and "warning" not in speed_table(same)
+
+
 def test_holm_matches_hand_computed_values():
     # p sorted 0.01, 0.02, 0.03, 0.5 with m = 4: 4*0.01, 3*0.02, max(prev, 2*0.03), 1*0.5.
     assert holm([0.03, 0.01, 0.5, 0.02]) == pytest.approx([0.06, 0.04, 0.5, 0.06])
