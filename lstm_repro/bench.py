@@ -413,3 +413,46 @@ def compare_variants(
         "rows": rows,
         "environment": environment(),
     }
+
+
+def compare_backends(
+    backends: list[str], *, quick: bool, on_backend: Callable[[str], None] | None = None
+) -> dict:
+    """`bench --backends`: compare_variants under each Keras backend, each in its own process
+    (`python -m lstm_repro bench` with KERAS_BACKEND set: a backend cannot change inside one),
+    the rows merged into one result with each backend's matmul peak."""
+    import importlib.util
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from lstm_repro.backend import BACKENDS
+
+    for b in backends:
+        if b not in BACKENDS:
+            raise ReproError(
+                f"--backends: unknown backend {b!r}; choose from {', '.join(BACKENDS)}"
+            )
+        if importlib.util.find_spec(b) is None:
+            extra = {"tensorflow": "", "jax": "[jax]", "torch": "[cross]"}[b]
+            raise ReproError(f"--backends: {b} is not installed (pip install -e '.{extra}')")
+    merged = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for b in backends:
+            if on_backend is not None:
+                on_backend(b)
+            path = Path(tmp) / f"{b}.json"
+            argv = [sys.executable, "-m", "lstm_repro", "bench", "--json", str(path)]
+            proc = subprocess.run(
+                argv + (["--quick"] if quick else []), env={**os.environ, "KERAS_BACKEND": b}
+            )
+            if proc.returncode != 0:
+                raise ReproError(f"bench under {b} failed (exit {proc.returncode})")
+            result = json.loads(path.read_text())
+            if merged is None:
+                merged = {**result, "rows": [], "peak_gflops_by_backend": {}}
+            merged["rows"] += result["rows"]
+            merged["peak_gflops_by_backend"][b] = result["peak_gflops"]
+    return merged

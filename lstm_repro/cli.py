@@ -333,7 +333,7 @@ def _report(args) -> int:
     from pathlib import Path
 
     from lstm_repro.records import output_dir, write_atomic
-    from lstm_repro.report import build_report, collect, marked_blocks
+    from lstm_repro.report import build_report, collect, replace_blocks
 
     out = output_dir(args.out)
     if args.readme is not None:
@@ -350,13 +350,7 @@ def _report(args) -> int:
     counts = ", ".join(f"{len(v)} {k}" for k, v in found.items() if v)
     print(f"report of {counts}: wrote {out / 'report.html'} and {out / 'report.md'}")
     if args.readme is not None:
-        text = readme.read_text()
-        blocks = marked_blocks(md)
-        for name, body in marked_blocks(text).items():
-            if name in blocks:
-                old_block = f"<!-- report:{name} -->\n{body}\n<!-- /report:{name} -->"
-                new_block = f"<!-- report:{name} -->\n{blocks[name]}\n<!-- /report:{name} -->"
-                text = text.replace(old_block, new_block)
+        text = replace_blocks(readme.read_text(), md)
         write_atomic(readme, lambda f: f.write(text.encode()))
         print(f"updated the report blocks in {readme}")
     return 0
@@ -682,41 +676,14 @@ def _gradients(args) -> int:
 
 
 def _bench_backends(args, backends: list[str]) -> int:
-    """`bench --backends`: each backend in its own process (a backend cannot change inside
-    one), one table at the end."""
-    import importlib.util
-    import json
-    import subprocess
-    import tempfile
-    from pathlib import Path
-
-    from lstm_repro.backend import BACKENDS
+    """`bench --backends`: each backend in its own process (bench.compare_backends), one
+    table at the end."""
+    from lstm_repro.bench import compare_backends
     from lstm_repro.report import bench_table
 
-    for b in backends:
-        if b not in BACKENDS:
-            raise ReproError(
-                f"--backends: unknown backend {b!r}; choose from {', '.join(BACKENDS)}"
-            )
-        if importlib.util.find_spec(b) is None:
-            extra = {"tensorflow": "", "jax": "[jax]", "torch": "[cross]"}[b]
-            raise ReproError(f"--backends: {b} is not installed (pip install -e '.{extra}')")
-    merged = None
-    with tempfile.TemporaryDirectory() as tmp:
-        for b in backends:
-            print(f"--- {b}", flush=True)
-            path = Path(tmp) / f"{b}.json"
-            argv = [sys.executable, "-m", "lstm_repro", "bench", "--json", str(path)]
-            proc = subprocess.run(
-                argv + (["--quick"] if args.quick else []), env={**os.environ, "KERAS_BACKEND": b}
-            )
-            if proc.returncode != 0:
-                raise ReproError(f"bench under {b} failed (exit {proc.returncode})")
-            result = json.loads(path.read_text())
-            if merged is None:
-                merged = {**result, "rows": [], "peak_gflops_by_backend": {}}
-            merged["rows"] += result["rows"]
-            merged["peak_gflops_by_backend"][b] = result["peak_gflops"]
+    merged = compare_backends(
+        backends, quick=args.quick, on_backend=lambda b: print(f"--- {b}", flush=True)
+    )
     print(bench_table(merged))
     _write_outputs(args, merged)
     return 0

@@ -800,6 +800,16 @@ def marked_blocks(text: str) -> dict[str, str]:
     return dict(re.findall(pattern, text, flags=re.S))
 
 
+def replace_blocks(text: str, report_md: str) -> str:
+    """`text` (a README) with each of its marked blocks that the report also has replaced by
+    the report's; blocks the report lacks, and everything outside blocks, left as they are."""
+    blocks = marked_blocks(report_md)
+    for name, body in marked_blocks(text).items():
+        if name in blocks:
+            text = text.replace(marked(name, body), marked(name, blocks[name]))
+    return text
+
+
 def build_report(found, *, old=None) -> tuple[str, str, dict[str, bytes]]:
     """(report.md, report.html, {png name: bytes}) for the documents `collect` found."""
     import base64

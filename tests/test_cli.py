@@ -663,3 +663,24 @@ def test_a_missing_named_file_fails_before_any_output_directory_is_made(tmp_path
         f"lstm-repro: error: --imdb-path {tmp_path / 'missing.npz'}: no such file"
     ]
     assert not out.exists() and not board.exists()
+
+
+def test_cli_parses_and_prints_and_runs_no_processes_of_its_own():
+    """Issue 20's house: the backends' processes (bench.compare_backends), README blocks
+    (report.replace_blocks) and the gate's defaults live in the modules that own them. Kills:
+    cli.py starting subprocesses again, or spelling the report's block markers itself; read
+    from its own source."""
+    import ast
+    import inspect
+
+    import lstm_repro.cli
+
+    source = inspect.getsource(lstm_repro.cli)
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    assert not imported & {"subprocess", "multiprocessing"}
+    assert "<!-- report:" not in source

@@ -346,3 +346,18 @@ def test_the_report_module_reads_back_nothing_it_wrote():
     source = inspect.getsource(report)
     assert '.split(" | ")' not in source and "[:56]" not in source
     assert "splitlines()" not in source
+
+
+def test_readme_blocks_are_replaced_by_the_reports_and_nothing_else_changes():
+    """`report --readme` (report.replace_blocks). Kills: a block the report lacks emptied, text
+    outside the markers touched, a block replaced by another's body, a block left stale."""
+    from lstm_repro.report import marked, replace_blocks
+
+    readme = "\n".join(
+        ["# Title", marked("claims", "old claims"), "prose", marked("keep", "mine"), "end"]
+    )
+    report = "\n".join([marked("claims", "new claims\n| a |"), marked("other", "x")])
+    assert replace_blocks(readme, report) == "\n".join(
+        ["# Title", marked("claims", "new claims\n| a |"), "prose", marked("keep", "mine"), "end"]
+    )
+    assert replace_blocks(readme, "") == readme
