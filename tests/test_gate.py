@@ -1018,3 +1018,236 @@ def test_the_prediction_floor_is_exceeded_downward_at_its_stated_rate():
     assert prediction_ceiling(a, confidence=0.9) < prediction_ceiling(a)
     with pytest.raises(ReproError, match=r"^a floor needs a distribution of at least 3 seeds"):
         prediction_floor([0.8, 0.9])
+
+
+# ---------------------------------------------------------------- mutation survivors (gate.py)
+# mutmut 3.8.1 over gate.py alone, 2026-12-05: 100 of 1162 mutants survived. The tests below
+# were written for them; each names what it kills.
+
+
+def test_the_full_step_over_the_core_is_a_ratio_of_two_intervals_golden_values():
+    """_ratio_of_ratios on hand-checkable intervals (step 1.2 in 1.1-1.3, core 1.0 in
+    0.95-1.05, 95%): log ratio ln 1.2, standard error the two half-widths / (2 z) in
+    quadrature = 0.04968, so 1.0887-1.3227 and p(greater) = sf(3.670) = 1.213e-4, checked by
+    hand. Kills: the other end of an interval taken for its estimate, `/ z` for `* z`, `/ se`
+    for `* se`, z from confidence / 3, and the degenerate branch's p-values."""
+    from lstm_repro.gate import _ratio_of_ratios
+
+    got = _ratio_of_ratios((1.2, 1.1, 1.3), (1.0, 0.95, 1.05), 0.95)
+    expected = (1.2, 1.0886641896767866, 1.3227219317533734, 1.2129803029487921e-4)
+    assert got[:4] == pytest.approx(expected, rel=1e-9)
+    assert got[4] == pytest.approx(1 - expected[3], rel=1e-9)
+    # the intervals are given at `confidence`, so it moves p but not the interval
+    ninety = _ratio_of_ratios((1.2, 1.1, 1.3), (1.0, 0.95, 1.05), 0.90)
+    assert ninety[1:3] == pytest.approx(got[1:3], rel=1e-12)
+    assert ninety[3] == pytest.approx(1.0352783386494472e-3, rel=1e-9)
+    faster = _ratio_of_ratios((0.9, 0.8, 1.0), (1.0, 0.95, 1.05), 0.95)
+    assert faster == pytest.approx(
+        (0.9, 0.7964103837200252, 1.017063585003121, 0.9543680561223084, 0.04563194387769162),
+        rel=1e-9,
+    )
+    # zero-width intervals: no spread to test against, the direction decides
+    assert _ratio_of_ratios((1.2, 1.2, 1.2), (1.0, 1.0, 1.0), 0.95) == pytest.approx(
+        (1.2, 1.2, 1.2, 0.0, 1.0)
+    )
+    assert _ratio_of_ratios((1.0, 1.0, 1.0), (1.2, 1.2, 1.2), 0.95) == pytest.approx(
+        (1 / 1.2, 1 / 1.2, 1 / 1.2, 1.0, 0.0)
+    )
+    assert _ratio_of_ratios((1.1, 1.1, 1.1), (1.1, 1.1, 1.1), 0.95) == (1.0, 1.0, 1.0, 0.5, 0.5)
+
+
+def _speed_row(name, ratio, verdict, rounds=(10, 12), p=0.5):
+    from lstm_repro.gate import SpeedRow
+
+    return SpeedRow("benchmark", name, "v", rounds, ratio, ratio * 0.9, ratio * 1.1, p, p, verdict)
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "summary"),
+    [
+        (("faster", "faster"), "faster"),
+        (("faster", "ok"), "ok"),
+        (("ok", "ok"), "ok"),
+        (("ok", "slower (not significant)"), "slower (not significant)"),
+        (("faster", "REGRESSION"), "REGRESSION"),
+    ],
+)
+def test_a_variants_summary_row(verdicts, summary):
+    """_variant_rows: the geometric mean of its benchmarks' ratios and bounds, their rounds
+    summed side by side, the smallest p, the worst verdict ("faster" only when all are).
+    Kills: an arithmetic or unnormalised mean, the current rounds counted twice, "faster"
+    for a mix, a summary that loses "slower (not significant)", a nameless row."""
+    from lstm_repro.gate import _variant_rows
+
+    rows = [
+        _speed_row("a", 1.21, verdicts[0], p=0.2),
+        _speed_row("b", 1.0, verdicts[1], (20, 22), p=0.03),
+    ]
+    (summary_row,) = _variant_rows(rows)
+    assert summary_row.kind == "variant" and summary_row.name == "v (2 benchmarks)"
+    assert summary_row.ratio == pytest.approx(1.1)
+    assert summary_row.ci_low == pytest.approx(0.99) and summary_row.ci_high == pytest.approx(1.21)
+    assert summary_row.rounds == (30, 34) and summary_row.p_value == 0.03
+    assert summary_row.verdict == summary
+
+
+def test_faster_needs_the_adjusted_p_strictly_below_alpha():
+    """One benchmark 1.5x faster (Holm over one test is the test itself): at alpha equal to
+    its one-sided "less" Mann-Whitney p it is not faster, one ulp above it is. Kills: `<=`
+    for `<`, and a two-sided p (twice as large) in place of the one-sided one."""
+    from scipy import stats
+
+    one = {SLOW: 0.126}
+    base, cur = _doc(one, rounds=8, spread=0.3), _doc(one, rounds=8, spread=0.3, seed=2)
+    for row in cur["benchmarks"]:
+        row["stats"]["data"] = [t / 1.5 for t in row["stats"]["data"]]
+    b = base["benchmarks"][0]["stats"]["data"]
+    c = cur["benchmarks"][0]["stats"]["data"]
+    p_less = float(stats.mannwhitneyu(c, b, alternative="less").pvalue)
+    assert p_less < 0.05
+    tolerance = 0.0  # the interval's upper end is well below 1 here
+    at = compare_speed(base, cur, alpha=p_less, tolerance=tolerance)
+    above = compare_speed(base, cur, alpha=math.nextafter(p_less, 1.0), tolerance=tolerance)
+    assert _verdicts(at)[SLOW] == "ok" and _verdicts(above)[SLOW] == "faster"
+
+
+def test_faster_needs_the_ci_strictly_below_the_mirrored_tolerance():
+    """The upper end of the interval must lie below 1 / (1 + tolerance): at a tolerance that
+    puts the bound exactly on it, not faster; just inside, faster. Kills: `<=` for `<`."""
+    base, cur = _doc(BASE), _doc(BASE, seed=1, scale={SLOW: 1 / 1.5})
+    high = next(r.ci_high for r in compare_speed(base, cur).rows if r.name == SLOW)
+    tolerance = 1.0 / high - 1.0
+    for _ in range(64):  # the float whose mirrored bound is exactly `high`
+        if 1.0 / (1.0 + tolerance) == high:
+            break
+        tolerance = math.nextafter(tolerance, 1.0 if 1.0 / (1.0 + tolerance) > high else 0.0)
+    assert 1.0 / (1.0 + tolerance) == high
+    assert _verdicts(compare_speed(base, cur, tolerance=tolerance))[SLOW] == "ok"
+    inside = compare_speed(base, cur, tolerance=tolerance * (1 - 1e-9))
+    assert _verdicts(inside)[SLOW] == "faster"
+
+
+def test_slower_not_significant_needs_the_estimate_strictly_above_the_tolerance():
+    """An insignificant slowdown is flagged "slower (not significant)" when its estimate
+    exceeds 1 + tolerance; at a tolerance equal to the excess it is "ok". Kills: `>=`."""
+    infer = "test_step[chapter-unrolled-lstm-infer]"
+    base, cur = _doc(BASE), _doc(BASE, seed=1)
+    row = next(r for r in cur["benchmarks"] if r["name"] == infer)
+    data = np.asarray(next(r for r in base["benchmarks"] if r["name"] == infer)["stats"]["data"])
+    row["stats"]["data"] = (data * np.where(np.arange(len(data)) % 2, 1.6, 0.9)).tolist()
+    ratio = next(r.ratio for r in compare_speed(base, cur).rows if r.name == infer)
+    assert 1.0 + (ratio - 1.0) == ratio
+    assert _verdicts(compare_speed(base, cur, tolerance=ratio - 1.0))[infer] == "ok"
+    below = compare_speed(base, cur, tolerance=(ratio - 1.0) * (1 - 1e-9))
+    assert _verdicts(below)[infer] == "slower (not significant)"
+
+
+def test_reference_normalisation_divides_by_the_reference_not_by_the_others():
+    """The fused LSTM 2x slower in the current run and nothing else changed: normalised by it,
+    the unrolled LSTM reads about 2x faster. Kills: each group normalised by a benchmark other
+    than the reference (`!=` for `==`), which would read the unrolled rows as unchanged."""
+    fused = [n for n in BASE if "fused" in n]
+    cur = _doc(BASE, seed=1, scale=dict.fromkeys(fused, 2.0))
+    rows = {r.name: r for r in compare_speed(_doc(BASE), cur, normalise="reference").rows}
+    assert rows[SLOW].ratio == pytest.approx(0.5, rel=0.05)
+    assert rows[SLOW].verdict == "faster"
+
+
+def test_the_machine_class_names_what_the_document_lacks():
+    """Kills: a missing family or model printed as None or an empty field."""
+    from lstm_repro.gate import machine_class
+
+    assert machine_class({"machine_info": {"cpu": {"brand_raw": "X"}}}) == "X (family ?, model ?)"
+
+
+def test_welch_not_student_decides_the_accuracy_difference():
+    """difference_test against Welch's formulas written out (unequal variances and sizes,
+    where Student's pooled test differs): t = diff / sqrt(va/na + vb/nb), Welch-Satterthwaite
+    degrees of freedom, the one-sided p from the t distribution and the 95% interval. Kills:
+    equal_var=True (or left at scipy's default) in either the test or the interval."""
+    from scipy import stats
+
+    a = [0.93, 0.95, 0.91, 0.97, 0.90, 0.96, 0.92, 0.94]
+    b = [0.915, 0.918, 0.920]
+    va, vb, na, nb = np.var(a, ddof=1), np.var(b, ddof=1), len(a), len(b)
+    se = math.sqrt(va / na + vb / nb)
+    diff = float(np.mean(a) - np.mean(b))
+    df = (va / na + vb / nb) ** 2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
+    got = difference_test(a, b)
+    assert got["welch_p"] == pytest.approx(stats.t.sf(diff / se, df), rel=1e-9)
+    half = stats.t.ppf(0.975, df) * se
+    assert [got["ci_low"], got["ci_high"]] == pytest.approx([diff - half, diff + half], rel=1e-9)
+
+
+def test_two_seeds_each_are_enough_for_the_difference_test():
+    """Kills: `<= 2` or `< 3` for `< 2`, and the refusal's words lost."""
+    assert difference_test([0.9, 0.91], [0.8, 0.82])["welch_p"] < 0.05
+    with pytest.raises(ReproError, match="each distribution needs at least 2 seeds for a test"):
+        difference_test([0.9], [0.8, 0.82])
+
+
+def test_spec_key_of_a_spec_without_a_config():
+    """Kills: `spec.get("config")` without its {} default (AttributeError on None)."""
+    assert spec_key({"model": "fused-lstm"}) == spec_key({"model": "fused-lstm", "config": {}})
+
+
+def test_the_runs_dataset_is_the_one_identity_they_share():
+    """runs_dataset: a collection entry's own "dataset"; the runs' shared identity (name,
+    SHA-256, tokenizer), the first run's record; None when they differ in any of the three
+    or "runs" is not a list. Kills: the entry's key misspelt, each identity field ignored,
+    the second run's record returned, `runs: null` iterated."""
+    one = {"name": "aclimdb", "sha256": "ab", "tokenizer": "t1", "path": "/first"}
+    assert runs_dataset({"dataset": one}) is one
+    same = [{"dataset": one}, {"dataset": {**one, "path": "/second"}}]
+    assert runs_dataset({"runs": same}) is one
+    for field in ("name", "sha256", "tokenizer"):
+        other = [{"dataset": one}, {"dataset": {**one, field: "other"}}]
+        assert runs_dataset({"runs": other}) is None, field
+    assert runs_dataset({"runs": None}) is None and runs_dataset({}) is None
+
+
+def test_a_real_review_run_finds_its_collection_entry_through_the_archive_read():
+    """compare_accuracy of a seeds file against a collection (benchmarks/baselines/accuracy
+    .json's shape), the two naming the same archive by different paths: both sides are keyed
+    with the identity their runs read. Kills: parse_distribution keying either side without
+    its runs' dataset (the entry would never match a user's run)."""
+    real = {"name": "imdb", "sha256": "a" * 64, "tokenizer": "lstm-repro-words-v1"}
+
+    def seeds(path, accuracies):
+        config = {"epochs": 4, "units": 64}
+        spec = {"model": "fused-lstm", "config": config, "data": "auto", "imdb_path": path}
+        runs = [
+            {
+                "model": "fused-lstm",
+                "test_accuracy": a,
+                "config": {**config, "seed": s},
+                "dataset": {**real, "source": path},
+            }
+            for s, a in enumerate(accuracies)
+        ]
+        return {"spec": spec, "runs": runs}
+
+    entry = seeds("/home/them/aclImdb_v1_labeled.tar.gz", ACCURACIES)
+    collection = {"distributions": [{**entry, "dataset": real}]}
+    report = compare_accuracy(collection, seeds("../shared/data/x.tar.gz", ACCURACIES))
+    assert report.verdict == "ok" and report.difference == 0
+
+
+def test_the_accuracy_verdict_at_its_edges():
+    """_decide: "lower, but by less than the minimum effect" needs a drop (difference < 0) AND
+    p < alpha, strictly; an alpha of 0.5 or more lets an unchanged or risen mean pass the p
+    test, which must still read "ok". Kills: `or` for `and`, `<= 0` or `< 1` for `< 0`, and
+    `p <= alpha`."""
+    base = _seeds_doc(ACCURACIES)
+    small_drop = _seeds_doc([a - 0.002 for a in ACCURACIES])  # p about 0.4: not significant
+    assert compare_accuracy(base, small_drop).verdict == "ok"
+    assert compare_accuracy(base, base, alpha=0.9).verdict == "ok"  # p = 0.5 < 0.9, no drop
+    risen = _seeds_doc([a + 0.002 for a in ACCURACIES])
+    assert compare_accuracy(base, risen, alpha=0.9).verdict == "ok"
+    drop = _seeds_doc([a - 0.02 for a in ACCURACIES])
+    p = compare_accuracy(base, drop, min_effect=0.5).p_value
+    assert p < 0.05
+    at = compare_accuracy(base, drop, min_effect=0.5, alpha=p)
+    above = compare_accuracy(base, drop, min_effect=0.5, alpha=math.nextafter(p, 1.0))
+    assert at.verdict == "ok"
+    assert above.verdict == "lower, but by less than the minimum effect"
