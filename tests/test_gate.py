@@ -1182,7 +1182,7 @@ def test_welch_not_student_decides_the_accuracy_difference():
 def test_two_seeds_each_are_enough_for_the_difference_test():
     """Kills: `<= 2` or `< 3` for `< 2`, and the refusal's words lost."""
     assert difference_test([0.9, 0.91], [0.8, 0.82])["welch_p"] < 0.05
-    with pytest.raises(ReproError, match="each distribution needs at least 2 seeds for a test"):
+    with pytest.raises(ReproError, match=r"^each distribution needs at least 2 seeds for a test$"):
         difference_test([0.9], [0.8, 0.82])
 
 
@@ -1251,3 +1251,58 @@ def test_the_accuracy_verdict_at_its_edges():
     above = compare_accuracy(base, drop, min_effect=0.5, alpha=math.nextafter(p, 1.0))
     assert at.verdict == "ok"
     assert above.verdict == "lower, but by less than the minimum effect"
+
+
+def test_the_interval_of_two_rounds_a_side_spans_every_pairwise_ratio():
+    """With 2 rounds a side the normal approximation puts k below 0: the interval is then the
+    smallest to the largest of the 4 pairwise ratios (2/2 .. 4/1), around their median 2.
+    Kills: k floored at 1 (the interval would shrink to the median, 2-2)."""
+    assert shift_ratio_ci(np.array([2.0, 4.0]), np.array([1.0, 2.0]), confidence=0.95) == (
+        pytest.approx(2.0),
+        pytest.approx(1.0),
+        pytest.approx(4.0),
+    )
+
+
+def _family_entry(accuracies, model="fused-lstm"):
+    doc = _seeds_doc(accuracies, model=model)
+    return {**doc, "spec": {"model": model, "config": doc["runs"][0]["config"] | {"seed": 0}}}
+
+
+def test_a_familys_record_and_its_refusals_name_the_side_at_fault():
+    """compare_accuracy_family: its JSON record's keys, and each refusal naming the file and
+    entry at fault, the baseline's problems under the baseline's name. Kills: the record's
+    keys misspelt, an empty collection accepted (`and` for `or`), the current file's name
+    lost or swapped for the baseline's, the entry's position dropped from the message."""
+    from lstm_repro.gate import compare_accuracy_family
+
+    names = ("B.json", "C.json")
+    family = compare_accuracy_family(
+        _seeds_doc(ACCURACIES), {"distributions": [_family_entry(ACCURACIES)]}, names=names
+    )
+    assert family.to_dict() == {
+        "reports": [r.to_dict() for r in family.reports],
+        "min_effect": 0.01,
+        "alpha": 0.05,
+        "regressed": False,
+    }
+    cases = [
+        ({"distributions": []}, "C.json: not a collection of distributions"),
+        ({"distributions": [1]}, r"C.json: distributions\[0\] is not an object"),
+        (
+            {"distributions": [{"runs": []}]},
+            r"C.json \(distributions\[0\]\): not a `lstm-repro seeds` file",
+        ),
+        (
+            {"distributions": [_family_entry(ACCURACIES, model="unrolled-lstm")]},
+            r"B.json is fused-lstm but C.json \(distributions\[0\]\) is unrolled-lstm",
+        ),
+    ]
+    for current, message in cases:
+        with pytest.raises(ReproError, match="^" + message):
+            compare_accuracy_family(_seeds_doc(ACCURACIES), current, names=names)
+    collection = {"distributions": [_family_entry(ACCURACIES, model="unrolled-lstm")]}
+    with pytest.raises(ReproError, match=r"^B.json: no distribution with the current run's"):
+        compare_accuracy_family(
+            collection, {"distributions": [_family_entry(ACCURACIES)]}, names=names
+        )
