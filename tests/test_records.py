@@ -387,3 +387,54 @@ def test_the_environment_record_has_its_schema_and_reads_each_value_from_its_sou
         flags = line.split(":", 1)[1].split()
         expected = sorted(f for f in flags if f.startswith(("avx", "fma", "sse4", "amx", "f16c")))
         assert env["cpu_flags"] == " ".join(expected)
+
+
+def test_the_numerics_note_in_full_and_both_sides_numerics_read():
+    """numerics_note's words whole (a version this code knows, one it does not, and not a
+    version), and compare_runs reading "numerics" on each side, 1 where a side lacks it.
+    Kills: the fallback texts changed or lost, the advice's words changed, either side's
+    field misread (a record of version 2 against a fresh run without the field)."""
+    from lstm_repro.records import NUMERICS_HISTORY, NUMERICS_VERSION, compare_runs, numerics_note
+
+    current = f"this code is version {NUMERICS_VERSION} ({NUMERICS_HISTORY[NUMERICS_VERSION]})"
+    advice = (
+        ": the bits will differ; rerun with `reproduce --config RECORD` to make a record "
+        "that verifies"
+    )
+    assert numerics_note({}) == (
+        f"this record was made by numerics version 1 ({NUMERICS_HISTORY[1]}); {current}{advice}"
+    )
+    assert numerics_note({"numerics": 99}) == (
+        f"this record was made by numerics version 99 (unknown to this code); {current}{advice}"
+    )
+    assert numerics_note({"numerics": "x"}) == (
+        f"this record was made by numerics version 'x' (not a version); {current}{advice}"
+    )
+    made = {"numerics": NUMERICS_VERSION, "step_losses": [0.7], "weights_sha256": "a"}
+    bare = {"step_losses": [0.7], "weights_sha256": "a"}
+    assert compare_runs(made, bare)["numerics"] == (NUMERICS_VERSION, 1)
+    assert compare_runs(bare, made)["numerics"] == (1, NUMERICS_VERSION)
+
+
+def test_compare_runs_names_the_packages_the_record_was_made_with():
+    """compare_runs' "package_differences" come from the recorded environment. Kills: the
+    key misspelt, the environment not passed (None), read under another key."""
+    from lstm_repro.records import compare_runs
+
+    env = {"packages": {"no-such-package-lstm-repro": "1.0"}}
+    recorded = {"step_losses": [0.7], "weights_sha256": "a", "environment": env}
+    assert compare_runs(recorded, {"step_losses": [0.7], "weights_sha256": "a"})[
+        "package_differences"
+    ] == [
+        {"package": "no-such-package-lstm-repro", "recorded": "1.0", "here": None, "locked": None}
+    ]
+
+
+def test_a_lock_the_record_names_but_this_checkout_lacks_pins_nothing(tmp_path):
+    """The record's lock file is read only when it names one and it is there. Kills: `or`
+    for `and` (a named but absent lock would be opened and raise)."""
+    from lstm_repro import records
+
+    env = {"packages": {"numpy": "0.0.1"}, "lock": {"file": "requirements/no-such-lock.txt"}}
+    diffs = records.package_differences(env, installed={"numpy": "2.0"})
+    assert diffs == [{"package": "numpy", "recorded": "0.0.1", "here": "2.0", "locked": None}]
