@@ -438,3 +438,47 @@ def test_a_lock_the_record_names_but_this_checkout_lacks_pins_nothing(tmp_path):
     env = {"packages": {"numpy": "0.0.1"}, "lock": {"file": "requirements/no-such-lock.txt"}}
     diffs = records.package_differences(env, installed={"numpy": "2.0"})
     assert diffs == [{"package": "numpy", "recorded": "0.0.1", "here": "2.0", "locked": None}]
+
+
+def test_the_environment_names_the_backend_and_device_once_keras_is_imported():
+    """environment() adds the Keras version, backend and device when Keras is loaded (every
+    run imports it). Kills: the keys misspelt, the condition inverted or misspelt, the values
+    dropped; and device_name() given no CPU name."""
+    import keras
+
+    from lstm_repro import backend
+    from lstm_repro.records import cpu_name, device_name, environment
+
+    env = environment()
+    assert env["keras"] == keras.__version__
+    assert env["keras_backend"] == backend.name()
+    assert env["device"] == device_name() and cpu_name() in device_name()
+
+
+def test_an_entry_only_one_environment_has_is_a_difference():
+    """Kills: the keys of both sides intersected (`&` for `|`), which would hide a field
+    that a newer record has and an older one lacks."""
+    from lstm_repro.records import environment_differences
+
+    assert environment_differences({"python": "3.11"}, {"python": "3.11", "numpy": "2.0"}) == [
+        ("numpy", None, "2.0")
+    ]
+
+
+def test_a_lock_pins_packages_spelt_with_capitals(tmp_path):
+    """Kills: the name pattern lower-cased ([a-z] only), which would drop PyYAML==6.0."""
+    from lstm_repro.records import lock_pins
+
+    lock = tmp_path / "lock.txt"
+    lock.write_text("PyYAML==6.0 \\\n    --hash=sha256:00\nnumpy==2.4.6\n")
+    assert lock_pins(lock) == {"pyyaml": "6.0", "numpy": "2.4.6"}
+
+
+def test_an_unwritable_output_is_refused_naming_the_path(tmp_path):
+    """Kills: the path dropped from the refusal (str(None))."""
+    from lstm_repro.records import check_writable
+
+    target = tmp_path / "not-a-dir" / "x.json"
+    (tmp_path / "not-a-dir").write_text("a file, not a directory")
+    with pytest.raises(ReproError, match=f"^--json '{target}': "):
+        check_writable(target, flag="--json")
