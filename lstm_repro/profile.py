@@ -141,9 +141,14 @@ def read_profile(path: Path, *, model_scope: str = "") -> dict:
     }
 
 
-def _stat_values(plane, stats) -> dict:
-    """An XEvent's or XEventMetadata's stats by name: referenced strings resolved."""
-    names = {k: v.name for k, v in plane.stat_metadata.items()}
+def _stat_names(plane) -> dict[int, str]:
+    """A plane's stat ids -> names, built once per plane (its events' stats refer to them)."""
+    return {k: v.name for k, v in plane.stat_metadata.items()}
+
+
+def _stat_values(names: dict[int, str], stats) -> dict:
+    """An XEvent's or XEventMetadata's stats by name (`names`: _stat_names of its plane):
+    referenced strings resolved."""
     out = {}
     for st in stats:
         kind = st.WhichOneof("value")
@@ -165,8 +170,9 @@ def _hlo_op_names(space) -> dict[str, dict[str, str]]:
     for plane in space.planes:
         if plane.name != "/host:metadata":
             continue
+        stat_names = _stat_names(plane)
         for meta in plane.event_metadata.values():
-            blob = _stat_values(plane, meta.stats).get("Hlo Proto")
+            blob = _stat_values(stat_names, meta.stats).get("Hlo Proto")
             if not blob:
                 continue
             proto = hlo_pb2.HloProto()
@@ -206,6 +212,7 @@ def read_jax_profile(path: Path, *, model_scope: str = "") -> dict:
         if not plane.name.startswith(("/host:CPU", "/device:")):
             continue
         names = {k: v.name for k, v in plane.event_metadata.items()}
+        stat_names = _stat_names(plane)
         for tid, line in enumerate(plane.lines):
             for ev in line.events:
                 name = names.get(ev.metadata_id, "")
@@ -213,7 +220,7 @@ def read_jax_profile(path: Path, *, model_scope: str = "") -> dict:
                 if name.startswith("PjitFunction(") and name.endswith(")"):
                     calls.setdefault(name[13:-1], []).append((tid, start, start + ev.duration_ps))
                     continue
-                stats = _stat_values(plane, ev.stats)
+                stats = _stat_values(stat_names, ev.stats)
                 if "hlo_op" not in stats:
                     continue
                 module = str(stats.get("hlo_module", ""))
@@ -323,16 +330,15 @@ def read_torch_profile(events, *, steps: int, model_scope: str = "") -> dict:
         for e in events
         if e.name.startswith(("aten::", "autograd::engine::evaluate_function")) and outermost(e)
     ]
+    own = {id(e): part_of(_torch_scope(e), model_scope) for e in ops if e.name.startswith("aten::")}
     forward_part = {}
     for e in ops:
-        if e.name.startswith("aten::") and e.sequence_nr >= 0:
-            forward_part.setdefault(e.sequence_nr, part_of(_torch_scope(e), model_scope))
+        if id(e) in own and e.sequence_nr >= 0:
+            forward_part.setdefault(e.sequence_nr, own[id(e)])
     parts: dict[str, int] = {}
     for e in ops:
-        if e.name.startswith("aten::"):
-            part = part_of(_torch_scope(e), model_scope)
-        else:  # a backward function: its forward op's part; AccumulateGrad has none
-            part = forward_part.get(e.sequence_nr, OTHER)
+        # a backward function takes its forward op's part; AccumulateGrad has none
+        part = own[id(e)] if id(e) in own else forward_part.get(e.sequence_nr, OTHER)
         parts[part] = parts.get(part, 0) + int(e.cpu_time_total * 1e6)  # us -> ps
     return {"parts": parts, "step_ps": sum(parts.values()), "steps": steps, "input_ps": None}
 
