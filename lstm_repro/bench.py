@@ -226,6 +226,8 @@ class StepRunner:
         (training=False), head, optimizer, loss or metrics: what the step would cost if it
         were only the chapter's LSTM math. `core_gradients()` returns the gradients (NumPy),
         so that the three backends' cores can be checked against each other."""
+        import keras
+
         from lstm_repro import backend
         from lstm_repro.models import recurrent_cells
 
@@ -245,10 +247,10 @@ class StepRunner:
 
         def step() -> None:
             grads = gradients()
-            float(np.asarray(grads[-1]).sum())  # wait for the step, as train_on_batch's does
+            float(keras.ops.sum(grads[-1]))  # wait for the step, as train_on_batch's does
 
         self._core = step
-        self.core_gradients = lambda: [np.asarray(g) for g in gradients()]
+        self.core_gradients = lambda: [keras.ops.convert_to_numpy(g) for g in gradients()]
         # TensorFlow's traced function and its input, for tests to read the graph
         self.core_function = getattr(gradients, "function", None)
         self.core_input = getattr(gradients, "input", None)
@@ -330,8 +332,7 @@ def _torch_core(cells, x: np.ndarray, *, batch: int) -> Callable[[], list]:
             h = x_t
             for i, cell in enumerate(cells):
                 h, states[i] = cell(h, states[i], training=False)  # h: (B, units)
-        grads = torch.autograd.grad(torch.sum(h), weights)
-        return [g.detach().cpu() for g in grads]
+        return list(torch.autograd.grad(torch.sum(h), weights))  # no graph kept: nothing to detach
 
     return forward_backward
 
