@@ -159,20 +159,23 @@ def _stat_values(names: dict[int, str], stats) -> dict:
     return out
 
 
-def _hlo_op_names(space) -> dict[str, dict[str, str]]:
-    """Per compiled module (its name, "jit_train_step"), each entry instruction's op_name:
-    read from the HLO modules the JAX profile carries in its metadata plane."""
+def _hlo_op_names(space) -> dict[tuple[str, int | None], dict[str, str]]:
+    """Per compiled module, keyed by (name, program id) as its kernels' events name it
+    ("jit_train_step", 90), each entry instruction's op_name: read from the HLO modules the JAX
+    profile carries in its metadata plane. The id matters: a process that compiled the step
+    twice (two models) carries both modules under one name, and their fusions share names."""
     try:
         from tensorflow.compiler.xla.service import hlo_pb2
     except ImportError as e:
         raise ReproError(f"no XLA HLO schema to read JAX's profile with ({e})") from None
-    modules: dict[str, dict[str, str]] = {}
+    modules: dict[tuple[str, int | None], dict[str, str]] = {}
     for plane in space.planes:
         if plane.name != "/host:metadata":
             continue
         stat_names = _stat_names(plane)
         for meta in plane.event_metadata.values():
-            blob = _stat_values(stat_names, meta.stats).get("Hlo Proto")
+            stats = _stat_values(stat_names, meta.stats)
+            blob = stats.get("Hlo Proto")
             if not blob:
                 continue
             proto = hlo_pb2.HloProto()
@@ -180,7 +183,7 @@ def _hlo_op_names(space) -> dict[str, dict[str, str]]:
             module = proto.hlo_module
             entry = [c for c in module.computations if c.id == module.entry_computation_id]
             ops = {i.name: i.metadata.op_name for c in entry for i in c.instructions}
-            modules.setdefault(module.name, {}).update(ops)
+            modules[(module.name, stats.get("program_id"))] = ops
     return modules
 
 
@@ -205,8 +208,9 @@ def read_jax_profile(path: Path, *, model_scope: str = "") -> dict:
     calls are the outermost PjitFunction(...) events of that function."""
     space = _xspace(path)
     op_names = _hlo_op_names(space)
-    by_module: dict[str, dict[str, int]] = {}
-    spans: dict[str, list[tuple[int, int]]] = {}  # module -> its kernels' (start, end) in ps
+    # modules by (name, program id): the names of two compiled train steps are the same
+    by_module: dict[tuple[str, int | None], dict[str, int]] = {}
+    spans: dict[tuple, list[tuple[int, int]]] = {}  # module -> its kernels' (start, end) in ps
     calls: dict[str, list[tuple[int, int, int]]] = {}  # function -> (line, start, end) in ps
     for plane in space.planes:
         if not plane.name.startswith(("/host:CPU", "/device:")):
@@ -223,7 +227,7 @@ def read_jax_profile(path: Path, *, model_scope: str = "") -> dict:
                 stats = _stat_values(stat_names, ev.stats)
                 if "hlo_op" not in stats:
                     continue
-                module = str(stats.get("hlo_module", ""))
+                module = (str(stats.get("hlo_module", "")), stats.get("program_id"))
                 op_name = op_names.get(module, {}).get(str(stats["hlo_op"]), "")
                 part = part_of(op_name + ":hlo", model_scope)
                 parts = by_module.setdefault(module, {})
@@ -233,7 +237,7 @@ def read_jax_profile(path: Path, *, model_scope: str = "") -> dict:
         return {"parts": {}, "step_ps": 0, "steps": 0, "input_ps": None}
     module = max(by_module, key=lambda m: sum(by_module[m].values()))
     outermost: list[tuple[int, int, int]] = []
-    for tid, start, end in sorted(calls.get(module.removeprefix("jit_"), [])):
+    for tid, start, end in sorted(calls.get(module[0].removeprefix("jit_"), [])):
         if outermost and outermost[-1][0] == tid and start < outermost[-1][2]:
             continue  # PjitFunction nests a call of the same name inside itself
         outermost.append((tid, start, end))
@@ -242,7 +246,7 @@ def read_jax_profile(path: Path, *, model_scope: str = "") -> dict:
         "step_ps": _union_ps(spans[module]),
         "steps": len(outermost),
         "input_ps": None,
-        "module": module,
+        "module": module[0],
     }
 
 

@@ -18,6 +18,7 @@ from lstm_repro.profile import (
     _union_ps,
     breakdown,
     part_of,
+    read_jax_profile,
     read_torch_profile,
 )
 
@@ -82,6 +83,72 @@ def test_a_jax_step_lasts_while_any_of_its_kernels_runs():
     twice, a kernel inside another's span counted, a gap between kernels counted."""
     assert _union_ps([(0, 10), (5, 15), (20, 30), (22, 25)]) == 25
     assert _union_ps([(20, 30), (0, 10)]) == 20 and _union_ps([]) == 0
+
+
+def _jax_space(path, modules, kernels):
+    """An XSpace as JAX's profiler writes it: `modules` [(name, program id, {instruction:
+    op_name})] in the metadata plane, `kernels` [(module, program id, instruction, start ps,
+    duration ps)] on a CPU plane."""
+    from tensorflow.compiler.xla.service import hlo_pb2
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    meta = space.planes.add(name="/host:metadata")
+    meta.stat_metadata[1].name, meta.stat_metadata[2].name = "Hlo Proto", "program_id"
+    for i, (name, program, ops) in enumerate(modules, start=1):
+        proto = hlo_pb2.HloProto()
+        proto.hlo_module.name, proto.hlo_module.entry_computation_id = name, 7
+        entry = proto.hlo_module.computations.add(id=7)
+        for instruction, op_name in ops.items():
+            entry.instructions.add(name=instruction).metadata.op_name = op_name
+        event = meta.event_metadata[i]
+        event.name = f"{name}({program})"
+        event.stats.add(metadata_id=1, bytes_value=proto.SerializeToString())
+        event.stats.add(metadata_id=2, int64_value=program)
+    cpu = space.planes.add(name="/host:CPU")
+    for k, name in enumerate(("hlo_op", "hlo_module", "program_id"), start=1):
+        cpu.stat_metadata[k].name = name
+    cpu.event_metadata[1].name = "kernel"
+    line = cpu.lines.add(timestamp_ns=0)
+    for module, program, instruction, start, duration in kernels:
+        event = line.events.add(metadata_id=1, offset_ps=start, duration_ps=duration)
+        event.stats.add(metadata_id=1, str_value=instruction)
+        event.stats.add(metadata_id=2, str_value=module)
+        event.stats.add(metadata_id=3, int64_value=program)
+    path.write_bytes(space.SerializeToString())
+    return path
+
+
+def test_a_jax_kernel_takes_its_op_name_from_its_own_compiled_module(tmp_path):
+    """A process that compiled the train step twice (bench --profile after another model, or
+    the slow test's two models) carries both modules, both named jit_train_step, in each
+    profile, and XLA names their fusions alike. A kernel's op_name comes from the module of its
+    own program id. Kills: modules keyed by name alone (CI, 2026-12-05: the model without
+    dropout showed a "dropout masks" row, taken from the other module's fusion of that name),
+    the step module chosen by name, the step's wall taken over both modules' kernels."""
+    fusion = "fusion.3"
+    path = _jax_space(
+        tmp_path / "vm.xplane.pb",
+        [
+            ("jit_train_step", 90, {fusion: "jit(train_step)/lstm_cell/dropout/bernoulli"}),
+            ("jit_train_step", 100, {fusion: "jit(train_step)/lstm_cell/dot_general"}),
+        ],
+        [("jit_train_step", 100, fusion, 0, 5_000), ("jit_train_step", 100, fusion, 10_000, 3_000)],
+    )
+    profile = read_jax_profile(path)
+    assert profile["parts"] == {RECURRENT: 8_000}
+    assert profile["step_ps"] == 8_000 and profile["module"] == "jit_train_step"
+    # both programs ran: the step is the one with more kernel time, each keeps its own names
+    path = _jax_space(
+        tmp_path / "both.xplane.pb",
+        [
+            ("jit_train_step", 90, {fusion: "jit(train_step)/lstm_cell/dropout/bernoulli"}),
+            ("jit_train_step", 100, {fusion: "jit(train_step)/lstm_cell/dot_general"}),
+        ],
+        [("jit_train_step", 100, fusion, 0, 5_000), ("jit_train_step", 90, fusion, 0, 9_000)],
+    )
+    profile = read_jax_profile(path)
+    assert profile["parts"] == {"dropout masks": 9_000} and profile["step_ps"] == 9_000
 
 
 class _Event:
