@@ -41,9 +41,11 @@ def numerics_note(record: dict) -> str | None:
     )
 
 
-def cpu_name() -> str:
+def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name from /proc/cpuinfo (`cpuinfo`: tests point it at a crafted file),
+    else what the platform module says."""
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(cpuinfo) as f:
             for line in f:
                 if line.startswith("model name"):
                     return line.split(":", 1)[1].strip()
@@ -52,10 +54,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def available_memory_bytes() -> int:
-    """MemAvailable from /proc/meminfo (what can be allocated without swapping), else total RAM."""
+def available_memory_bytes(meminfo: str = "/proc/meminfo") -> int:
+    """MemAvailable from /proc/meminfo (what can be allocated without swapping), else total RAM
+    (`meminfo`: tests point it at a crafted file)."""
     try:
-        with open("/proc/meminfo") as f:
+        with open(meminfo) as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -482,3 +483,101 @@ def test_an_unwritable_output_is_refused_naming_the_path(tmp_path):
     (tmp_path / "not-a-dir").write_text("a file, not a directory")
     with pytest.raises(ReproError, match=f"^--json '{target}': "):
         check_writable(target, flag="--json")
+
+
+def test_cpu_name_is_the_model_name_line_of_cpuinfo(tmp_path):
+    """The CPU's name as /proc/cpuinfo spells it, everything after the first colon (gate's
+    machine-class warning compares these). Kills: a misspelt path or key (the platform module's
+    answer, "x86_64", instead), a split on whitespace ("name\\t: AMD ..."), the value unstripped."""
+    from lstm_repro.records import cpu_name
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14: 96-Core \nflags\t\t: fpu\n")
+    assert cpu_name(str(info)) == "AMD EPYC 9R14: 96-Core"
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo here")
+    names = [line.split(":", 1)[1].strip() for line in text.splitlines() if "model name" in line]
+    if not names:
+        pytest.skip("this /proc/cpuinfo names no model")
+    assert cpu_name() == names[0]
+
+
+def test_available_memory_is_memavailable_in_bytes_else_all_of_ram(tmp_path):
+    """MemAvailable's kB times 1024 (the IMDB reader bounds its allocations by it), and total
+    RAM from sysconf when there is no such line. Kills: a misspelt path or key, the wrong
+    column, 1025 bytes to the kB, page size over page count, a broken fallback."""
+    import os
+
+    from lstm_repro.records import available_memory_bytes
+
+    info = tmp_path / "meminfo"
+    info.write_text("MemTotal:       25165824 kB\nMemFree: 1 kB\nMemAvailable:   12345 kB\n")
+    assert available_memory_bytes(str(info)) == 12345 * 1024
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert available_memory_bytes(str(tmp_path / "none")) == total
+    info.write_text("MemTotal: 2 kB\n")
+    assert available_memory_bytes(str(info)) == total
+    try:
+        text = Path("/proc/meminfo").read_text()
+    except OSError:
+        pytest.skip("no /proc/meminfo here")
+    kb = [int(line.split()[1]) for line in text.splitlines() if line.startswith("MemAvailable:")]
+    if not kb:
+        pytest.skip("this /proc/meminfo has no MemAvailable")
+    # MemAvailable moves between two reads; 64 MiB bounds that (seen: under 1 MiB apart), and
+    # this process (TensorFlow loaded by other tests, or not) keeps it far below total RAM
+    assert abs(available_memory_bytes() - kb[0] * 1024) < 64 << 20
+    assert available_memory_bytes() < total
+
+
+def test_a_figure_is_saved_as_png_at_110_dpi_whatever_matplotlibrc_says(tmp_path):
+    """PNG at 110 dpi, even when a user's matplotlibrc sets savefig.format or savefig.dpi.
+    Kills: format or dpi left to rcParams (an SVG, or 50 dpi, under this rc), another dpi."""
+    matplotlib = pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from lstm_repro.records import save_figure
+
+    fig = Figure(figsize=(2, 1))
+    with matplotlib.rc_context({"savefig.format": "svg", "savefig.dpi": 50}):
+        raw = save_figure(fig, tmp_path / "a.png").read_bytes()
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+    assert (width, height) == (220, 110)
+
+
+def test_read_json_says_what_the_file_was_meant_to_be(tmp_path, monkeypatch):
+    """Each refusal names the file and what it should have been ("JSON file" unless the caller
+    says), and an over-long integer's error is quoted whole-word, cut at 120 characters.
+    Kills: another default name, `what` not passed to the size check, the quote mangled or
+    cut elsewhere."""
+    from lstm_repro import records
+
+    path = tmp_path / "x.json"
+    path.write_text("[1]")
+    with pytest.raises(ReproError) as e:
+        read_json(path)
+    assert str(e.value) == f"{path}: not a JSON file (top level is not an object)"
+    monkeypatch.setattr(records, "MAX_JSON_BYTES", 2)
+    with pytest.raises(ReproError) as e:
+        read_json(path, what="benchmark file")
+    assert str(e.value) == f"{path}: larger than 2 bytes; not a benchmark file"
+    monkeypatch.undo()
+    path.write_text('{"n": ' + "7" * 5000 + "}")
+    with pytest.raises(ValueError) as cause:
+        json.loads(path.read_text())
+    quoted = " ".join(str(cause.value).split())
+    assert len(quoted) > 120  # so the cut is seen
+    with pytest.raises(ReproError) as e:
+        read_json(path)
+    assert str(e.value) == f"{path}: not a JSON file ({quoted[:120]})"
+
+
+def test_flattened_keys_keep_their_own_letters():
+    """Nested keys join with dots and only the trailing dot goes. Kills: stripping more than
+    the dot (a key ending in X, or in a dot-like character, cut short)."""
+    from lstm_repro.records import _flatten
+
+    assert _flatten({"a": {"MAX": 1, "b": {"XX": 2}}, "c": 3}) == {"a.MAX": 1, "a.b.XX": 2, "c": 3}
