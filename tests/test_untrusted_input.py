@@ -391,6 +391,26 @@ def test_a_crafted_file_is_refused_in_one_line_with_bounded_resources(
     assert not marker.exists()
 
 
+@pytest.mark.parametrize(("case", "build", "reason"), CASES, ids=[c[0] for c in CASES])
+def test_a_crafted_file_is_refused_by_the_reader_in_process(tmp_path, case, build, reason):
+    """The same files through read_imdb_file in this process, so that a mutation tool (which
+    sees only in-process calls) attributes each refusal to the reader's code: the subprocess
+    test above proves the bounds on memory and time, this one that each refusal is the
+    reader's, whole and on one line. Kills, per case: a check removed or loosened (the file is
+    read, or refused later for another reason), a refusal's wording or numbers changed."""
+    from lstm_repro.errors import ReproError
+    from lstm_repro.imdb import read_imdb_file
+
+    marker = tmp_path / "pwned"
+    path = craft.write(tmp_path / f"{case}.npz", build(tmp_path, marker))
+    with pytest.raises(ReproError) as refused:
+        read_imdb_file(path)
+    message = str(refused.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message, message
+    assert reason.lower() in message.lower(), message
+    assert not marker.exists()
+
+
 def test_the_old_unpickler_would_have_run_the_code_here(tmp_path):
     """Control for the first case: np.load(allow_pickle=True) on the same bytes does create
     the marker, so the case above tests a real attack."""
