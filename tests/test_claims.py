@@ -643,3 +643,89 @@ def test_each_branchs_reason_word_for_word(claim, figures, expected):
     its whole reason. Kills: a reason's words changed or wrapped (a substring check lets
     "XX...XX" through), an appended clause replacing the text before it (`=` for `+=`)."""
     assert _verdict(claim, **figures) == expected
+
+
+def test_tolerances_are_written_as_the_prose_writes_them():
+    """_sci formats each tolerance in a claim's text. Kills: the mantissa/exponent split broken
+    or on "E", the exponent's sign or leading zeros kept ("1e-06")."""
+    from lstm_repro.claims import _sci
+
+    assert [_sci(x) for x in (1e-6, 3e-7, 2.5e10, 1.0)] == ["1e-6", "3e-7", "2e10", "1e0"]
+
+
+def test_closeness_includes_its_edge():
+    """_close(a, b, rel) is |a - b| <= rel * |b|: exactly at the edge is close (values exact in
+    binary). Kills: < for <=, the tolerance taken from a instead of b."""
+    from lstm_repro.claims import _close
+
+    assert _close(1.5, 1.0, 0.5) and not _close(1.5, 1.0, 0.4375)
+    assert _close(0.5, 1.0, 0.5) and not _close(1.0, 0.5, 0.5)
+
+
+def test_merging_keeps_the_extremes_of_max_and_min_and_the_last_of_the_rest():
+    """Hypothesis tests record one figure set per example. Kills: min_ keys merged as the last
+    value (or the largest), max_ keys as the last, other keys as anything but the last."""
+    from lstm_repro.claims import merge_figures
+
+    merged = merge_figures(
+        [
+            {"min_cosine": 0.9, "max_norm": 1.0, "x": 1},
+            {"min_cosine": 0.95, "max_norm": 0.5, "x": 2},
+        ]
+    )
+    assert merged == {"min_cosine": 0.9, "max_norm": 1.0, "x": 2}
+
+
+def test_a_significant_difference_of_exactly_zero_is_not_a_caveat():
+    """C8 on real reviews: a CAVEAT needs the LSTM significantly better by less than a point,
+    so d = 0 (however small p is) FAILS. Kills: d >= 0 for d > 0."""
+    c8 = BY_ID["C8"].real
+    figures = {k: 0.0 for k in BY_ID["C8"].real_needs} | {
+        "real_lstm_minus_rnn_welch_p": 1e-4,
+        "real_lstm_minus_rnn_mwu_p": 1e-4,
+        "real_fused_lstm_minus_rnn_welch_p": 1e-4,
+        "real_fused_lstm_minus_rnn_mwu_p": 1e-4,
+    }
+    assert c8(figures)[0] == FAILS
+    assert c8(figures | {"real_lstm_minus_rnn_difference": 1e-4})[0] == CAVEAT
+
+
+def test_each_entry_carries_its_claims_conditions_and_tests():
+    """evaluate() passes on what the report and claims.json print beside each verdict. Kills:
+    holds_when, tests or holds_when_real under another key or dropped."""
+    for entry, claim in zip(evaluate({}), CLAIMS, strict=True):
+        assert entry["holds_when"] == claim.holds_when and entry["tests"] == list(claim.tests)
+        if claim.real is not None:
+            assert entry["holds_when_real"] == claim.real_holds_when
+            assert entry["holds_when_real"]
+        else:
+            assert "holds_when_real" not in entry
+
+
+def test_why_a_claim_was_not_checked_and_which_data_decided_it():
+    """Nothing recorded: "no test measured it in this run", with no real-reviews prefix. A
+    record without the synthetic figures: "missing figures [...]". Real figures only: the
+    real-review verdict and reason, prefixed. Kills: the records not passed to the decision,
+    the two reasons swapped or reworded, the real-review branch taken when neither was
+    measured, or its verdict taken from its reason."""
+    claim = BY_ID["C2"]
+    entry = next(e for e in evaluate({}) if e["id"] == "C2")
+    assert (entry["verdict"], entry["reason"]) == (UNCHECKED, "no test measured it in this run")
+    real = dict.fromkeys(claim.real_needs, 0.8) | {"real_rnn_late_accuracy": 0.6}
+    verdict, reason = claim.real(real)
+    entry = next(e for e in evaluate({"C2": [{"test": "t", "figures": real}]}) if e["id"] == "C2")
+    assert entry["by_data"]["synthetic"] == {
+        "verdict": UNCHECKED,
+        "reason": f"missing figures {list(claim.needs)}",
+    }
+    assert (entry["verdict"], entry["reason"]) == (verdict, f"real reviews: {reason}")
+    assert verdict != UNCHECKED
+    synthetic = dict.fromkeys(claim.needs, 0.9)
+    entry = next(
+        e for e in evaluate({"C2": [{"test": "t", "figures": synthetic}]}) if e["id"] == "C2"
+    )
+    assert entry["by_data"]["real reviews"] == {
+        "verdict": UNCHECKED,
+        "reason": f"missing figures {list(claim.real_needs)}",
+    }
+    assert entry["verdict"] == entry["by_data"]["synthetic"]["verdict"] != UNCHECKED
