@@ -127,27 +127,20 @@ def test_a_jax_kernel_takes_its_op_name_from_its_own_compiled_module(tmp_path):
     dropout showed a "dropout masks" row, taken from the other module's fusion of that name),
     the step module chosen by name, the step's wall taken over both modules' kernels."""
     fusion = "fusion.3"
-    path = _jax_space(
-        tmp_path / "vm.xplane.pb",
-        [
-            ("jit_train_step", 90, {fusion: "jit(train_step)/lstm_cell/dropout/bernoulli"}),
-            ("jit_train_step", 100, {fusion: "jit(train_step)/lstm_cell/dot_general"}),
-        ],
-        [("jit_train_step", 100, fusion, 0, 5_000), ("jit_train_step", 100, fusion, 10_000, 3_000)],
-    )
-    profile = read_jax_profile(path)
+    modules = [
+        ("jit_train_step", 90, {fusion: "jit(train_step)/lstm_cell/dropout/bernoulli"}),
+        ("jit_train_step", 100, {fusion: "jit(train_step)/lstm_cell/dot_general"}),
+    ]
+    ran = [
+        ("jit_train_step", 100, fusion, 0, 5_000),
+        ("jit_train_step", 100, fusion, 10_000, 3_000),
+    ]
+    profile = read_jax_profile(_jax_space(tmp_path / "vm.xplane.pb", modules, ran))
     assert profile["parts"] == {RECURRENT: 8_000}
     assert profile["step_ps"] == 8_000 and profile["module"] == "jit_train_step"
     # both programs ran: the step is the one with more kernel time, each keeps its own names
-    path = _jax_space(
-        tmp_path / "both.xplane.pb",
-        [
-            ("jit_train_step", 90, {fusion: "jit(train_step)/lstm_cell/dropout/bernoulli"}),
-            ("jit_train_step", 100, {fusion: "jit(train_step)/lstm_cell/dot_general"}),
-        ],
-        [("jit_train_step", 100, fusion, 0, 5_000), ("jit_train_step", 90, fusion, 0, 9_000)],
-    )
-    profile = read_jax_profile(path)
+    ran = [("jit_train_step", 100, fusion, 0, 5_000), ("jit_train_step", 90, fusion, 0, 9_000)]
+    profile = read_jax_profile(_jax_space(tmp_path / "both.xplane.pb", modules, ran))
     assert profile["parts"] == {"dropout masks": 9_000} and profile["step_ps"] == 9_000
 
 
