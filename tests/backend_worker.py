@@ -22,6 +22,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 TINY = {"units": 4, "batch_size": 3, "max_len": 5, "vocab_size": 50, "embedding_dim": 5}
 
 
+def run_under(keras_backend: str, task: str, out) -> None:
+    """For a test: this script's `task` under KERAS_BACKEND=keras_backend in a fresh process
+    (a process imports one backend). Skips the test when that backend is not installed; a
+    failed run fails it with the worker's last lines of stderr."""
+    import importlib.util
+    import os
+    import subprocess
+
+    import pytest
+
+    if importlib.util.find_spec(keras_backend) is None:
+        pytest.skip(f"{keras_backend} is not installed (pip install -e '.[jax,cross]')")
+    proc = subprocess.run(
+        [sys.executable, __file__, task, str(out)],
+        env={**os.environ, "KERAS_BACKEND": keras_backend},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, (
+        f"{task} on {keras_backend}: exit {proc.returncode}\n{proc.stderr[-3000:]}"
+    )
+
+
 def core(out: str) -> None:
     from lstm_repro.bench import CORE, StepRunner
     from lstm_repro.config import TrainConfig

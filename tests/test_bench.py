@@ -76,23 +76,11 @@ def test_the_core_takes_the_same_gradients_on_every_backend(tmp_path, keras_back
     (tests/backend_worker.py). Seen 2026-12-05: at most 3.0e-7 apart, on gradients up to 1.15
     (float32); rtol 1e-5 + atol 1e-6 leaves a margin of 3x and more. Kills: a backend's core
     that drops a layer, swaps the states, runs dropout, or stops before the backward pass."""
-    import importlib.util
-    import os
-    import subprocess
-    import sys
-
     import numpy as np
+    from backend_worker import run_under
 
-    if importlib.util.find_spec(keras_backend) is None:
-        pytest.skip(f"{keras_backend} is not installed (pip install -e '.[jax,cross]')")
-    worker = os.path.join(os.path.dirname(__file__), "backend_worker.py")
     for name in ("tensorflow", keras_backend):
-        subprocess.run(
-            [sys.executable, worker, "core", str(tmp_path / f"{name}.npz")],
-            env={**os.environ, "KERAS_BACKEND": name},
-            check=True,
-            capture_output=True,
-        )
+        run_under(name, "core", tmp_path / f"{name}.npz")
     expected, got = np.load(tmp_path / "tensorflow.npz"), np.load(tmp_path / f"{keras_backend}.npz")
     assert list(got) == list(expected) and len(expected) == 6  # 2 cells x kernel, recurrent, bias
     for key in expected:

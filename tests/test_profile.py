@@ -261,21 +261,11 @@ def test_jax_and_torch_profiles_break_the_step_down_with_their_own_profilers(
     in its own process (tests/backend_worker.py; about 15 s each). Kills: a profile that
     finds no kernels (a renamed event or stat), the step function not found (JAX), dropout
     credited to a model without it, no trace written, the core missing on that backend."""
-    import importlib.util
-    import os
-    import subprocess
-    import sys
     from pathlib import Path
 
-    if importlib.util.find_spec(keras_backend) is None:
-        pytest.skip(f"{keras_backend} is not installed (pip install -e '.[jax,cross]')")
-    worker = os.path.join(os.path.dirname(__file__), "backend_worker.py")
-    subprocess.run(
-        [sys.executable, worker, "profile", str(tmp_path)],
-        env={**os.environ, "KERAS_BACKEND": keras_backend},
-        check=True,
-        capture_output=True,
-    )
+    from backend_worker import run_under
+
+    run_under(keras_backend, "profile", tmp_path)
     results = json.loads((tmp_path / "results.json").read_text())
     host = HOST_EAGER if keras_backend == "torch" else HOST
     for result in results.values():
