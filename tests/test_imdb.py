@@ -391,3 +391,105 @@ def test_caps_are_at_least_five_times_the_official_file():
     assert imdb.MAX_FILE_BYTES >= 5 * 17_500_000
     assert imdb.MAX_REVIEWS >= 5 * 50_000
     assert imdb.MAX_TOKENS >= 5 * 11_800_000
+
+
+def test_keras_cache_is_keras_home_else_dot_keras_in_home(tmp_path, monkeypatch):
+    """Where Keras's load_data() leaves the file: $KERAS_HOME/datasets/imdb.npz, else
+    ~/.keras/datasets/imdb.npz (also when KERAS_HOME is empty). Kills: another file or folder
+    name, ~ not expanded, an empty KERAS_HOME taken as the current directory."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    assert imdb.keras_cache_path() == tmp_path / "kh" / "datasets" / "imdb.npz"
+    for unset in (monkeypatch.delenv, lambda name: monkeypatch.setenv(name, "")):
+        unset("KERAS_HOME")
+        assert imdb.keras_cache_path() == tmp_path / ".keras" / "datasets" / "imdb.npz"
+
+
+class _Connection:
+    closed = False
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize(("offline", "attempted"), [("1", False), ("yes", False), ("0", True)])
+def test_online_asks_one_connection_to_the_download_host_unless_offline(
+    monkeypatch, offline, attempted
+):
+    """_online() opens (and closes) one TCP connection to the download host on 443 within 2 s;
+    LSTM_REPRO_OFFLINE set to anything but "" or "0" means no attempt. Kills: another host,
+    port or timeout, the connection left open, a failure read as online, the offline switch
+    read the wrong way."""
+    calls, connection = [], _Connection()
+
+    def connect(address, timeout):
+        calls.append((address, timeout))
+        return connection
+
+    monkeypatch.setattr(imdb.socket, "create_connection", connect)
+    monkeypatch.setenv("LSTM_REPRO_OFFLINE", offline)
+    assert imdb._online() is attempted
+    expected = [(("storage.googleapis.com", 443), 2.0)] if attempted else []
+    assert calls == expected and connection.closed is attempted
+    monkeypatch.delenv("LSTM_REPRO_OFFLINE")
+    assert imdb._online() is True
+
+    def refuse(address, timeout):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(imdb.socket, "create_connection", refuse)
+    assert imdb._online() is False
+
+
+def test_the_download_is_keras_get_file_of_the_official_file_and_a_failure_advises(
+    isolated_keras_home, monkeypatch, caplog
+):
+    """Online with nothing named or cached: keras.utils.get_file("imdb.npz") from IMDB_URL,
+    checked against IMDB_SHA256, and its path returned. A failed download ends in the same
+    advice as offline, whole; allow_download=False never tries. Kills: another origin, no
+    hash check, the downloaded path dropped, a failure raised as a traceback, the advice
+    changed, the download tried when it was not allowed."""
+    import logging
+
+    import keras
+
+    calls = []
+
+    def get_file(name, *, origin, file_hash):
+        calls.append((name, origin, file_hash))
+        return str(isolated_keras_home / "datasets" / name)
+
+    monkeypatch.setattr(imdb, "_online", lambda: True)
+    monkeypatch.setattr(keras.utils, "get_file", get_file)
+    assert imdb.find_unnamed_imdb() == isolated_keras_home / "datasets" / "imdb.npz"
+    assert calls == [("imdb.npz", imdb.IMDB_URL, imdb.IMDB_SHA256)]
+    with pytest.raises(ReproError):
+        imdb.find_unnamed_imdb(allow_download=False)
+    assert len(calls) == 1
+
+    def broken(name, *, origin, file_hash):
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(keras.utils, "get_file", broken)
+    with caplog.at_level(logging.WARNING), pytest.raises(ReproError) as err:
+        imdb.find_unnamed_imdb()
+    cache = isolated_keras_home / "datasets" / "imdb.npz"
+    assert str(err.value) == (
+        "the IMDB file was not found. Looked for: --imdb-path (not given), "
+        f"$LSTM_REPRO_IMDB (not set), Keras's cache {cache} (absent), and a download from "
+        f"{imdb.IMDB_URL} (offline or failed). Fix: on a machine with internet run "
+        '`python -c "import keras; keras.datasets.imdb.load_data()"`, copy '
+        "~/.keras/datasets/imdb.npz here and pass --imdb-path FILE (or set $LSTM_REPRO_IMDB); "
+        "or use --data synthetic."
+    )
+    assert "IMDB download failed: connection reset" in caplog.text
+    assert f"downloading IMDB from {imdb.IMDB_URL} into {cache.parent}" in caplog.text
+
+
+def test_a_value_quoted_in_a_refusal_is_cut_to_60_characters():
+    """A crafted pickle's state is quoted in its refusal, at most 60 characters. Kills: another
+    limit, or a cut that loses the "..." or keeps more than 57 characters of the value."""
+    for n in (58, 59):  # repr adds two quotes: 60 and 61 characters
+        text = "x" * n
+        assert imdb._short(text) == (repr(text) if n == 58 else repr(text)[:57] + "...")
+    assert len(imdb._short("y" * 500)) == 60 and imdb._short(5) == "5"
