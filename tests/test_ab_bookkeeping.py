@@ -220,3 +220,85 @@ def test_a_git_failure_is_one_line_naming_the_command_and_gits_last_words(monkey
     monkeypatch.setenv("PATH", str(tmp_path))  # no git on it
     with pytest.raises(ReproError, match=r"^ab needs git: No such file or directory$"):
         ab._git("--version", cwd=tmp_path)
+
+
+# A stand-in for ab_worker.py that speaks its line protocol: a hello naming the tree it was
+# given and an environment variable, then per command line one reply, as `how` says.
+_FAKE_WORKER = """
+import json, os, sys, time
+how = os.environ["FAKE_HOW"]
+print(json.dumps({"ready": sys.argv[1], "peak_gflops": float(os.environ["FAKE_PEAK"])}), flush=True)
+if how == "deaf":  # stops reading its commands but runs on
+    os.close(0)
+    time.sleep(60)
+for line in sys.stdin:
+    command = json.loads(line)
+    if command.get("cmd") == "quit":
+        open(os.environ["FAKE_QUIT"], "w").close()
+        sys.exit(0)
+    if how == "error":
+        print(json.dumps({"error": "no such mode: core"}), flush=True)
+    elif how == "exit":
+        sys.exit(3)
+    else:
+        print(json.dumps({"echo": command}), flush=True)
+"""
+
+
+@pytest.fixture
+def fake_worker(tmp_path, monkeypatch):
+    script = tmp_path / "fake_worker.py"
+    script.write_text(_FAKE_WORKER)
+    monkeypatch.setattr(ab, "WORKER", script)
+
+    def start(how: str) -> ab._Worker:
+        env = {
+            **__import__("os").environ,
+            "FAKE_HOW": how,
+            "FAKE_PEAK": "354.5",
+            "FAKE_QUIT": str(tmp_path / f"quit-{how}"),
+        }
+        return ab._Worker(tmp_path / "tree", label="baseline", env=env)
+
+    return start
+
+
+def test_a_worker_says_hello_answers_each_command_and_quits_when_closed(fake_worker, tmp_path):
+    """_Worker, the parent's side of ab_worker.py's protocol, against a stand-in process.
+    Kills: the tree or the environment not handed to the process, the hello's module or peak
+    misread, a command not sent as one JSON line or its reply not read, close() not asking
+    the worker to quit (or killing it instead)."""
+    worker = fake_worker("echo")
+    assert (worker.module, worker.peak) == (str(tmp_path / "tree"), 354.5)
+    assert worker.ask(cmd="run", case="x", rounds=2) == {
+        "echo": {"cmd": "run", "case": "x", "rounds": 2}
+    }
+    assert worker.ask(cmd="run", case="y") == {"echo": {"cmd": "run", "case": "y"}}
+    worker.close()
+    assert worker.proc.returncode == 0 and (tmp_path / "quit-echo").exists()
+    worker.close()  # closing twice is harmless
+
+
+def test_a_worker_that_errs_or_dies_is_a_one_line_error_naming_its_side(fake_worker):
+    """Kills: a worker's error reply returned as data, a dead worker read as an empty reply
+    (or a hang), the side's label or the exit code missing from the message."""
+    worker = fake_worker("error")
+    with pytest.raises(ReproError) as err:
+        worker.ask(cmd="run", mode="core")
+    assert str(err.value) == "ab: baseline worker: no such mode: core"
+    worker.close()
+    worker = fake_worker("exit")
+    with pytest.raises(ReproError) as err:
+        worker.ask(cmd="run")
+    assert str(err.value) == "ab: the baseline worker exited (code 3)"
+    worker.close()
+    assert worker.proc.returncode == 3
+
+
+def test_a_worker_that_stops_listening_is_killed_on_close(fake_worker, tmp_path):
+    """A worker that no longer reads its commands cannot be asked to quit (the pipe is
+    broken): close() kills it rather than raising or leaving it running. Kills: the broken
+    pipe escaping close(), the process left running."""
+    worker = fake_worker("deaf")
+    worker.close()
+    assert worker.proc.returncode == -9 and not (tmp_path / "quit-deaf").exists()
