@@ -493,3 +493,12 @@ def test_a_value_quoted_in_a_refusal_is_cut_to_60_characters():
         text = "x" * n
         assert imdb._short(text) == (repr(text) if n == 58 else repr(text)[:57] + "...")
     assert len(imdb._short("y" * 500)) == 60 and imdb._short(5) == "5"
+
+
+def test_an_exception_quoted_in_a_refusal_is_one_line_of_at_most_200_characters():
+    """A zip or numpy error quoted in a refusal: whitespace folded, at most 200 characters, and
+    the exception's type when it says nothing. Kills: another limit, the type of something
+    else named."""
+    assert imdb._one_line(ValueError("bad\n  header\tat 3")) == "bad header at 3"
+    assert imdb._one_line(ValueError("z" * 300)) == "z" * 200
+    assert imdb._one_line(EOFError()) == "EOFError"
