@@ -461,10 +461,14 @@ def test_the_download_is_keras_get_file_of_the_official_file_and_a_failure_advis
 
     monkeypatch.setattr(imdb, "_online", lambda: True)
     monkeypatch.setattr(keras.utils, "get_file", get_file)
-    assert imdb.find_unnamed_imdb() == isolated_keras_home / "datasets" / "imdb.npz"
+    assert locate_imdb(None) == isolated_keras_home / "datasets" / "imdb.npz"
     assert calls == [("imdb.npz", imdb.IMDB_URL, imdb.IMDB_SHA256)]
-    with pytest.raises(ReproError):
-        imdb.find_unnamed_imdb(allow_download=False)
+    cache = isolated_keras_home / "datasets" / "imdb.npz"
+    assert caplog.messages == [f"downloading IMDB from {imdb.IMDB_URL} into {cache.parent}"]
+    caplog.clear()
+    for refuse_download in (imdb.find_unnamed_imdb, locate_imdb):
+        with pytest.raises(ReproError):
+            refuse_download(allow_download=False)
     assert len(calls) == 1
 
     def broken(name, *, origin, file_hash):
@@ -473,7 +477,6 @@ def test_the_download_is_keras_get_file_of_the_official_file_and_a_failure_advis
     monkeypatch.setattr(keras.utils, "get_file", broken)
     with caplog.at_level(logging.WARNING), pytest.raises(ReproError) as err:
         imdb.find_unnamed_imdb()
-    cache = isolated_keras_home / "datasets" / "imdb.npz"
     assert str(err.value) == (
         "the IMDB file was not found. Looked for: --imdb-path (not given), "
         f"$LSTM_REPRO_IMDB (not set), Keras's cache {cache} (absent), and a download from "
@@ -482,8 +485,10 @@ def test_the_download_is_keras_get_file_of_the_official_file_and_a_failure_advis
         "~/.keras/datasets/imdb.npz here and pass --imdb-path FILE (or set $LSTM_REPRO_IMDB); "
         "or use --data synthetic."
     )
-    assert "IMDB download failed: connection reset" in caplog.text
-    assert f"downloading IMDB from {imdb.IMDB_URL} into {cache.parent}" in caplog.text
+    assert caplog.messages == [
+        f"downloading IMDB from {imdb.IMDB_URL} into {cache.parent}",
+        "IMDB download failed: connection reset",
+    ]
 
 
 def test_a_value_quoted_in_a_refusal_is_cut_to_60_characters():
