@@ -59,6 +59,9 @@ def _git(*args: str, cwd: Path) -> str:
     return proc.stdout.strip()
 
 
+QUIT_GRACE_S = 30.0  # how long a worker asked to quit may take before it is killed
+
+
 class _Worker:
     def __init__(self, tree: Path, *, label: str, env: dict):
         self.label = label
@@ -92,7 +95,7 @@ class _Worker:
             try:
                 self.proc.stdin.write('{"cmd": "quit"}\n')
                 self.proc.stdin.flush()
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=QUIT_GRACE_S)
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()

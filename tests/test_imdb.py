@@ -507,3 +507,11 @@ def test_an_exception_quoted_in_a_refusal_is_one_line_of_at_most_200_characters(
     assert imdb._one_line(ValueError("bad\n  header\tat 3")) == "bad header at 3"
     assert imdb._one_line(ValueError("z" * 300)) == "z" * 200
     assert imdb._one_line(EOFError()) == "EOFError"
+
+
+def test_a_file_that_cannot_be_hashed_is_named_with_why(tmp_path):
+    """file_sha256's refusal names the path and the system's reason. Kills: a message without
+    either (None, or the error object in place of its reason)."""
+    with pytest.raises(ReproError) as err:
+        imdb.file_sha256(tmp_path)
+    assert str(err.value) == f"{tmp_path}: cannot read (Is a directory)"
