@@ -473,10 +473,12 @@ class _PickledIdLists:
         version, shape, dtype, fortran, data = state
         if version != 1 or not (isinstance(dtype, _ObjectDtype) and dtype.built):
             raise self.refuse("unexpected array state in pickle")
-        if shape != (self.length,) or fortran not in (_FALSE, 0) or not isinstance(data, _List):
+        if shape != (self.length,):
             raise self.refuse(
                 f"pickled array of shape {_short(shape)} does not match its header ({self.length},)"
             )
+        if fortran not in (_FALSE, 0) or not isinstance(data, _List):
+            raise self.refuse("unexpected array state in pickle")
         if data.ids or len(data.lists) != self.length:
             raise self.refuse("pickled array does not hold one id list per review")
         total = sum(len(r.ids) for r in data.lists)  # shared (memo) lists count each time
@@ -534,8 +536,10 @@ def _as_reviews(value, key: str) -> list[np.ndarray]:
         )
     if value.dtype.kind == "b":
         raise _Refused(f"{key} holds booleans, not word ids")
-    if value.size > MAX_TOKENS or value.shape[0] > MAX_REVIEWS:
+    if value.size > MAX_TOKENS:
         raise _Refused(f"{key} holds {value.size:,} word ids (at most {MAX_TOKENS:,})")
+    if value.shape[0] > MAX_REVIEWS:
+        raise _Refused(f"{key} holds {value.shape[0]:,} reviews (at most {MAX_REVIEWS:,})")
     if value.dtype.kind == "i" and value.size and value.min() < 0:
         raise _Refused(f"{key} holds a negative word id ({value.min()})")
     # Compare in the file's own dtype: a uint64 id near 2**64 must not wrap on conversion.

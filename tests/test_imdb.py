@@ -515,3 +515,222 @@ def test_a_file_that_cannot_be_hashed_is_named_with_why(tmp_path):
     with pytest.raises(ReproError) as err:
         imdb.file_sha256(tmp_path)
     assert str(err.value) == f"{tmp_path}: cannot read (Is a directory)"
+
+
+# --------------------------------------------------------------------------- the reader's edges
+# In-process, so that mutation testing sees them (issue 20): each reads a crafted file just
+# inside a bound and just outside it, the caps lowered by monkeypatch to the file's own sizes.
+
+
+def _read(tmp_path, members: dict) -> imdb.RawImdb:
+    return read_imdb_file(craft.write(tmp_path / "x.npz", craft.zip_bytes(members)))
+
+
+def _refusal(tmp_path, members: dict) -> str:
+    with pytest.raises(ReproError) as err:
+        _read(tmp_path, members)
+    head = f"{tmp_path / 'x.npz'}: not an IMDB file this reader admits: "
+    assert str(err.value).startswith(head), err.value
+    return str(err.value)[len(head) :]
+
+
+def _members(**changes) -> dict:
+    return {**craft.imdb_members(**craft.SMALL), **changes}
+
+
+def _int_rows(rows, dtype=np.int64) -> bytes:
+    return craft.npy(np.array(rows, dtype=dtype))
+
+
+@pytest.mark.parametrize(
+    "form", ["numpy.save", "python 2", "2-D int array"], ids=["npsave", "py2", "2d"]
+)
+def test_the_word_id_caps_hold_at_their_value_and_refuse_one_past(tmp_path, monkeypatch, form):
+    """SMALL holds 10 ids in x_train and 13 in all (2-D: 12 and 18). At a cap equal to a
+    member's ids the member reads, and the file is refused only for its total; one below,
+    the member itself is refused. Kills: > for >= (or the reverse) in each count, ids
+    counted twice or not added up, the total not checked."""
+    members = _members()
+    if form == "python 2":
+        members["x_train"] = craft.npy_object(craft.py2_pickle(craft.SMALL["x_train"]), 4)
+    if form == "2-D int array":
+        members["x_train"] = _int_rows([[1, 2, 3]] * 4)
+        members["x_test"] = _int_rows([[4, 5, 6]] * 2)
+    n_train, n_all = (12, 18) if form == "2-D int array" else (10, 13)
+    monkeypatch.setattr(imdb, "MAX_TOKENS", n_all)
+    assert sum(map(len, _read(tmp_path, members).x_train)) == n_train
+    monkeypatch.setattr(imdb, "MAX_TOKENS", n_all - 1)
+    assert _refusal(tmp_path, members) == f"more than {n_all - 1} word ids in all"
+    monkeypatch.setattr(imdb, "MAX_TOKENS", n_train)
+    assert _refusal(tmp_path, members) == f"more than {n_train} word ids in all"
+    monkeypatch.setattr(imdb, "MAX_TOKENS", n_train - 1)
+    expected = {
+        "2-D int array": f"x_train holds {n_train} word ids (at most {n_train - 1})",
+    }.get(form, f"x_train: more than {n_train - 1} word ids")
+    assert _refusal(tmp_path, members) == expected
+
+
+def test_the_review_caps_hold_at_their_value_and_refuse_one_past(tmp_path, monkeypatch):
+    """x_train holds 4 reviews. A cap of 4 reads it, 3 refuses it, in a pickle (its header)
+    and in a 2-D array (its rows, not its columns); a pickle whose list holds more reviews than
+    its header declares is refused as the list grows past the cap. Kills: > for >= in each,
+    columns counted as reviews, a list allowed to grow past the cap."""
+    wide = _members(x_train=_int_rows([[1, 2, 3, 4, 5]] * 4))
+    monkeypatch.setattr(imdb, "MAX_REVIEWS", 4)
+    assert len(_read(tmp_path, _members()).x_train) == 4
+    assert len(_read(tmp_path, wide).x_train) == 4
+    monkeypatch.setattr(imdb, "MAX_REVIEWS", 3)
+    assert _refusal(tmp_path, _members()) == "x_train declares 4 reviews (at most 3)"
+    assert _refusal(tmp_path, wide) == "x_train holds 4 reviews (at most 3)"
+    six = craft.npy_object(craft.py2_pickle([[1]] * 6), 4)  # the header says 4
+    monkeypatch.setattr(imdb, "MAX_REVIEWS", 5)
+    assert _refusal(tmp_path, _members(x_train=six)) == "x_train: more than 5 reviews"
+    monkeypatch.setattr(imdb, "MAX_REVIEWS", 6)
+    assert _refusal(tmp_path, _members(x_train=six)) == (
+        "x_train: pickled array of shape (6,) does not match its header (4,)"
+    )
+
+
+def test_word_id_zero_is_read_on_every_path_and_counted_once(tmp_path, monkeypatch):
+    """Keras pads with 0, so 0 is a word id like any other: read from a pickle's fast path
+    (plain ints), its slow path (a batch with an id over 2**31, which is clamped) and a 2-D
+    array. Each id counts once against the cap. Kills: 0 refused as negative (<= 0, < 1), a
+    slow-path id counted twice."""
+    rows = [[0, 2**40], [0], [3], [0, 0]]
+    members = _members(x_train=craft.npy(craft.ragged(rows)))
+    raw = _read(tmp_path, members)
+    assert [r.tolist() for r in raw.x_train] == [[0, RAW_ID_CLAMP], [0], [3], [0, 0]]
+    assert all(r.dtype == np.int32 for r in raw.x_train)
+    monkeypatch.setattr(imdb, "MAX_TOKENS", 6)  # x_train 6 ids: read; 9 in all: refused
+    assert _refusal(tmp_path, members) == "more than 6 word ids in all"
+    monkeypatch.undo()
+    raw = _read(tmp_path, _members(x_train=_int_rows([[0, 1], [2, 0], [0, 0], [5, 6]])))
+    assert raw.x_train[2].tolist() == [0, 0] and raw.x_train[0].dtype == np.int32
+
+
+def test_a_small_integer_dtype_is_read_without_clamping(tmp_path):
+    """An int16 or uint8 2-D array cannot hold an id past the clamp: it is read as it is,
+    as int32 rows. Kills: the clamp applied to every dtype (RAW_ID_CLAMP overflows int16),
+    rows left in the file's dtype or made float."""
+    for dtype in (np.int16, np.uint8):
+        raw = _read(tmp_path, _members(x_train=_int_rows([[1, 200]] * 4, dtype)))
+        assert [r.tolist() for r in raw.x_train] == [[1, 200]] * 4
+        assert all(r.dtype == np.int32 for r in raw.x_train)
+        assert raw.y_train.dtype == np.int32
+
+
+def test_member_shapes_and_kinds_the_reader_refuses_whole(tmp_path):
+    """Each refusal of a member's shape or kind, to its whole words. Kills: a refusal's text
+    lost or changed, booleans read as word ids, a label list cut at another length."""
+    cases = {
+        "x_train must hold one id list per review, got an array of shape (4,)": {
+            "x_train": _int_rows([1, 2, 3, 4])
+        },
+        "x_train holds booleans, not word ids": {"x_train": _int_rows([[1, 0]] * 4, np.bool_)},
+        "y_train holds labels outside {0, 1}: [2, 3, 4, 5, 6]": {
+            "y_train": _int_rows([2, 3, 4, 5, 6, 7, 0]),
+            "x_train": craft.npy(craft.ragged([[1]] * 7)),
+        },
+    }
+    for reason, changes in cases.items():
+        assert _refusal(tmp_path, _members(**changes)) == reason
+
+
+def _py2(reviews=((1, 2), (3,), (), (4,)), **edits) -> bytes:
+    """craft.py2_pickle with byte edits: what numpy's state tuple holds, changed."""
+    body = craft.py2_pickle([list(r) for r in reviews])
+    spots = {
+        "version": (b"Rq\x05(K\x01", b"Rq\x05(K\x02"),
+        "no fortran flag": (b"\x89]q\x0d", b"]q\x0d"),
+        "fortran as int 1": (b"\x89]q\x0d", b"K\x01]q\x0d"),
+        "fortran true": (b"\x89]q\x0d", b"\x88]q\x0d"),
+        "dtype not built": (
+            b"(K\x03U\x01|q\x0bNNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tq\x0cb",
+            b"",
+        ),
+        "an id beside the reviews": (b"]q\x0d(", b"]q\x0d(K\x05"),
+        "a tuple for the list": (b"\x89]q\x0d", b"\x89)q\x0d"),
+    }
+    for name in edits:
+        old, new = spots[name]
+        assert body.count(old) == 1, name
+        body = body.replace(old, new)
+    return craft.npy_object(body, len(reviews))
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        ("version", "x_train: unexpected array state in pickle"),
+        ("no fortran flag", "x_train: unexpected array state in pickle"),
+        ("dtype not built", "x_train: unexpected array state in pickle"),
+        ("fortran as int 1", "x_train: unexpected array state in pickle"),
+        ("fortran true", "x_train: unexpected array state in pickle"),
+        ("a tuple for the list", "x_train: malformed pickle (APPEND to a non-list)"),
+        ("an id beside the reviews", "x_train: pickled array does not hold one id list per review"),
+    ],
+)
+def test_a_pickled_array_state_that_numpy_never_writes_is_refused(tmp_path, edit, reason):
+    """The state numpy's BUILD gets: (1, (n,), dtype('O') built, False, [n lists]). Each field
+    changed alone is refused, whole. Kills: any one field's check dropped (or `and` for
+    `or` between them), fortran order read as 1, an id beside the reviews ignored."""
+    assert [r.tolist() for r in _read(tmp_path, _members(x_train=_py2())).x_train] == [
+        [1, 2],
+        [3],
+        [],
+        [4],
+    ]
+    assert _refusal(tmp_path, _members(x_train=_py2(**{edit: True}))) == reason
+
+
+def test_a_named_path_that_is_empty_or_a_plain_directory_says_which_name(tmp_path, monkeypatch):
+    """The flag (or variable) the path came from opens the error. Kills: another default
+    flag name, the origin left out of a directory's error."""
+    from lstm_repro.imdb import named_imdb_path
+
+    with pytest.raises(ReproError) as err:
+        named_imdb_path("  ")
+    assert str(err.value) == "--imdb-path is empty; give the path of an imdb.npz file"
+    with pytest.raises(ReproError) as err:
+        named_imdb_path(str(tmp_path))
+    assert str(err.value).startswith(
+        f"--imdb-path {tmp_path}: is a directory without the aclImdb layout"
+    )
+    monkeypatch.setenv("LSTM_REPRO_IMDB", str(tmp_path))
+    with pytest.raises(ReproError) as err:
+        named_imdb_path(None)
+    assert str(err.value).startswith(f"$LSTM_REPRO_IMDB {tmp_path}: is a directory")
+
+
+def test_a_review_list_shared_through_the_memo_counts_each_time_it_is_used(tmp_path, monkeypatch):
+    """A pickle may name one list again by its memo entry (BINGET): 3 ids stored, 12 read.
+    The cap counts what is read. Kills: the total over the reviews not checked (only the ids
+    stored would count), > for >= in it."""
+    body = craft.py2_pickle([[1, 2, 3], [7], [8], [9]])
+    for memo, word in ((15, 7), (16, 8), (17, 9)):
+        old = b"]r" + memo.to_bytes(4, "little") + b"K" + bytes([word]) + b"a"
+        assert body.count(old) == 1
+        body = body.replace(old, b"h\x0e")  # the first review's list, memo 14
+    members = _members(x_train=craft.npy_object(body, 4))
+    monkeypatch.setattr(imdb, "MAX_TOKENS", 15)  # 12 + x_test's 3
+    assert [r.tolist() for r in _read(tmp_path, members).x_train] == [[1, 2, 3]] * 4
+    monkeypatch.setattr(imdb, "MAX_TOKENS", 12)
+    assert _refusal(tmp_path, members) == "more than 12 word ids in all"
+    monkeypatch.setattr(imdb, "MAX_TOKENS", 11)
+    assert _refusal(tmp_path, members) == "x_train: more than 11 word ids"
+
+
+def test_ids_in_lists_nested_inside_reviews_count_against_the_cap(tmp_path, monkeypatch):
+    """Ids go to the cap as they are read, wherever they land: two reviews each holding a
+    nested list of 3 ids (a file this reader refuses in the end) pass 6 ids through the
+    walker, which a cap of 5 stops before the end. Kills: the running count replaced by each
+    batch's (3 at a time never passes 5), so the walk reaches the nested-list refusal."""
+    body = craft.py2_pickle([[9], [8], [], []])
+    for word, nested in ((9, b"K\x01K\x02K\x03"), (8, b"K\x04K\x05K\x06")):
+        old = b"K" + bytes([word]) + b"a"
+        assert body.count(old) == 1
+        body = body.replace(old, b"](" + nested + b"ea")
+    members = _members(x_train=craft.npy_object(body, 4))
+    assert _refusal(tmp_path, members) == "x_train: a review holds a list, not word ids"
+    monkeypatch.setattr(imdb, "MAX_TOKENS", 5)
+    assert _refusal(tmp_path, members) == "x_train: more than 5 word ids"
