@@ -734,3 +734,93 @@ def test_ids_in_lists_nested_inside_reviews_count_against_the_cap(tmp_path, monk
     assert _refusal(tmp_path, members) == "x_train: a review holds a list, not word ids"
     monkeypatch.setattr(imdb, "MAX_TOKENS", 5)
     assert _refusal(tmp_path, members) == "x_train: more than 5 word ids"
+
+
+def _bodies() -> dict[str, bytes]:
+    """x_train's pickle as each writer wrote it: Python 2's numpy (LONG_BINPUT, GLOBAL,
+    SHORT_BINSTRING, LONG1 for a large id), and Python 3's numpy under protocols 3 to 5
+    (BINPUT, BINUNICODE, SHORT_BINBYTES, FRAME, MEMOIZE, STACK_GLOBAL, BINGET)."""
+    rows = [[1, 2, 300], [70000], [], [2**40, 5]]
+    bodies = {"python 2": craft.py2_pickle(rows)}
+    for protocol in (3, 4, 5):
+        bodies[f"protocol {protocol}"] = pickle.dumps(craft.ragged(rows), protocol)
+    return bodies
+
+
+@pytest.mark.parametrize("writer", ["python 2", "protocol 3", "protocol 4"])
+def test_every_truncation_of_a_pickle_is_refused_as_a_truncation(tmp_path, writer):
+    """Cut anywhere, a pickle is refused, never read and never an escaping exception: cut
+    between opcodes, "pickle ends before its STOP opcode"; inside one (its argument short),
+    "truncated inside an opcode", or what that opcode's partial bytes are (a GLOBAL without
+    its newline, a PROTO without its number, a memo index that is not there). Kills: the
+    end-of-stream check off by one (IndexError, or a byte past the end read), an argument's
+    width or position miscounted (FRAME's 8, LONG_BINPUT's 4, LONG1's size byte)."""
+    body = _bodies()[writer]
+    starts = {pos for _, _, pos in pickletools.genops(body)}
+    assert [
+        r.tolist() for r in _read(tmp_path, _members(x_train=craft.npy_object(body, 4))).x_train
+    ] == [
+        [1, 2, 300],
+        [70000],
+        [],
+        [RAW_ID_CLAMP, 5],
+    ]
+    inside = {
+        "x_train: pickle is truncated inside an opcode",
+        "x_train: malformed GLOBAL opcode in pickle",
+        "x_train: pickle protocol outside 2..5",
+    }
+    for cut in range(len(body)):
+        reason = _refusal(tmp_path, _members(x_train=craft.npy_object(body[:cut], 4)))
+        if cut in starts:
+            assert reason == "x_train: pickle ends before its STOP opcode", (cut, reason)
+        else:
+            assert reason in inside or reason.startswith(
+                "x_train: pickle refers to an unknown memo"
+            ), (
+                cut,
+                reason,
+            )
+
+
+def test_large_and_negative_ids_are_read_as_signed_little_endian(tmp_path):
+    """LONG1 carries ids past 2**31 as signed little-endian bytes (and BININT those past
+    2**16): a large one is clamped, a negative one refused with its value. Kills: LONG1 read
+    unsigned (a negative id read as a huge one and clamped), from the wrong offset or width."""
+    body = craft.py2_pickle([[2**40 + 7], [-(2**40)], [], [1]])
+    assert _refusal(tmp_path, _members(x_train=craft.npy_object(body, 4))) == (
+        f"x_train: holds a negative word id ({-(2**40)})"
+    )
+    body = craft.py2_pickle([[2**33 + 1, 2**20 + 3], [65536], [], [1]])
+    raw = _read(tmp_path, _members(x_train=craft.npy_object(body, 4)))
+    assert [r.tolist() for r in raw.x_train] == [[RAW_ID_CLAMP, 2**20 + 3], [65536], [], [1]]
+
+
+@pytest.mark.parametrize("opcode", [b"h\x0e", b"j\x0e\x00\x00\x00"], ids=["BINGET", "LONG_BINGET"])
+def test_a_memo_entry_is_fetched_by_its_little_endian_index(tmp_path, opcode):
+    """BINGET (1-byte index) and LONG_BINGET (4-byte little-endian) fetch what LONG_BINPUT
+    stored. Kills: LONG_BINGET read as 1 byte or 5, or big-endian (index 14 << 24)."""
+    body = craft.py2_pickle([[1, 2, 3], [7], [], [9]])
+    old = b"]r\x0f\x00\x00\x00K\x07a"
+    assert body.count(old) == 1
+    body = body.replace(old, opcode)
+    raw = _read(tmp_path, _members(x_train=craft.npy_object(body, 4)))
+    assert [r.tolist() for r in raw.x_train] == [[1, 2, 3], [1, 2, 3], [], [9]]
+
+
+def test_strings_longer_than_the_admitted_pattern_or_not_utf8_are_refused(tmp_path):
+    """A string of MAX_STRING bytes is walked (and refused for what it says), one byte more is
+    refused before it is read; a BINUNICODE string that is not UTF-8 is refused as such.
+    Kills: > for >= at the string cap, the UTF-8 refusal's words."""
+    at_cap = b"\x80\x02U" + bytes([imdb.MAX_STRING]) + b"x" * imdb.MAX_STRING + b"."
+    past = b"\x80\x02U" + bytes([imdb.MAX_STRING + 1]) + b"x" * (imdb.MAX_STRING + 1) + b"."
+    not_utf8 = b"\x80\x04\x8c\x03\xff\xfe\xfd."
+    reasons = [
+        _refusal(tmp_path, _members(x_train=craft.npy_object(body, 4)))
+        for body in (at_cap, past, not_utf8)
+    ]
+    assert reasons == [
+        "x_train: the pickle does not hold a built object array",
+        f"x_train: unexpected {imdb.MAX_STRING + 1}-byte string in pickle",
+        "x_train: a pickled string is not valid UTF-8",
+    ]
