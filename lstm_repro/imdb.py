@@ -212,6 +212,9 @@ class _Bool:
     def __init__(self, value: bool):
         self.value = value
 
+    def __repr__(self) -> str:  # as a refusal quotes it
+        return repr(self.value)
+
 
 _TRUE, _FALSE = _Bool(True), _Bool(False)
 

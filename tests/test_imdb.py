@@ -824,3 +824,56 @@ def test_strings_longer_than_the_admitted_pattern_or_not_utf8_are_refused(tmp_pa
         f"x_train: unexpected {imdb.MAX_STRING + 1}-byte string in pickle",
         "x_train: a pickled string is not valid UTF-8",
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"\x80\x02.", "malformed pickle (stack underflow)"),
+        (b"\x80\x02K\x01(.", "malformed pickle (stack underflow)"),  # only a MARK above it
+        (b"\x80\x02K\x01b.", "malformed pickle (BUILD on an empty stack)"),
+        (b"\x80\x02K\x01(K\x02b.", "malformed pickle (BUILD on an empty stack)"),
+        (b"\x80\x02e.", "malformed pickle (no MARK)"),
+        (b"\x80\x02q\x00.", "malformed pickle (memo)"),
+        (b"\x80\x02N.", "the pickle does not hold a built object array"),
+        (
+            b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R.",
+            "the pickle does not hold a built object array",  # an array never BUILT
+        ),
+    ],
+)
+def test_a_malformed_pickle_is_refused_for_what_is_wrong_with_it(tmp_path, body, reason):
+    """Stack discipline: a pop or BUILD may not reach below the last MARK or an empty stack,
+    APPENDS needs a MARK, a memo entry needs something to name, and the pickle must end in a
+    built object array. Kills: `and` for `or` in each guard (an IndexError instead, read as a
+    truncation), < for <= against the MARK, a refusal's words."""
+    members = _members(x_train=craft.npy_object(body, 4))
+    assert _refusal(tmp_path, members) == f"x_train: {reason}"
+
+
+def test_the_memo_is_capped_just_past_the_review_cap(tmp_path, monkeypatch):
+    """numpy.save memoizes each review once: MAX_REVIEWS + 100 entries may be stored (and a
+    102nd with MAX_REVIEWS = 1 still is), one more is refused. Kills: >= for >, the margin
+    subtracted or grown."""
+    monkeypatch.setattr(imdb, "MAX_REVIEWS", 1)
+
+    def puts(k: int) -> bytes:
+        return b"\x80\x02N" + b"".join(b"r" + i.to_bytes(4, "little") for i in range(k)) + b"."
+
+    assert _refusal(tmp_path, _members(x_train=craft.npy_object(puts(102), 1))) == (
+        "x_train: the pickle does not hold a built object array"
+    )
+    assert _refusal(tmp_path, _members(x_train=craft.npy_object(puts(103), 1))) == (
+        "x_train: malformed pickle (memo)"
+    )
+
+
+def test_a_refused_dtype_state_is_quoted_readably(tmp_path):
+    """NEWTRUE inside a quoted state reads True (not an object's address). Kills: the flag's
+    value lost."""
+    body = craft.py2_pickle([[1], [2], [], [3]])
+    assert body.count(b"K?t") == 1
+    body = body.replace(b"K?t", b"\x88t")
+    assert _refusal(tmp_path, _members(x_train=craft.npy_object(body, 4))) == (
+        "x_train: unexpected dtype state in pickle: (3, '|', None, None, None, -1, -1, True)"
+    )
