@@ -877,3 +877,57 @@ def test_a_refused_dtype_state_is_quoted_readably(tmp_path):
     assert _refusal(tmp_path, _members(x_train=craft.npy_object(body, 4))) == (
         "x_train: unexpected dtype state in pickle: (3, '|', None, None, None, -1, -1, True)"
     )
+
+
+_RECONSTRUCT = b"\x80\x02cnumpy.core.multiarray\n_reconstruct\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            b"\x80\x02cnumpy.core.multiarray\nscalar\n.",
+            "refusing to load numpy.core.multiarray.scalar from a pickle",
+        ),
+        (b"\x80\x02cos\n_reconstruct\n.", "refusing to load os._reconstruct from a pickle"),
+        (b"\x80\x02cnumpy\nfromfile\n.", "refusing to load numpy.fromfile from a pickle"),
+        (b"\x80\x02cos\nndarray\n.", "refusing to load os.ndarray from a pickle"),
+        (b"\x80\x02K\x01)R.", "pickle calls a non-global with unexpected arguments"),
+        (_RECONSTRUCT + b")R.", "pickle calls reconstruct with unexpected arguments"),
+        (
+            _RECONSTRUCT + b"cnumpy\nndarray\nK\x01\x85U\x01b\x87R.",
+            "pickle calls reconstruct with unexpected arguments",
+        ),
+        (
+            _RECONSTRUCT + b"cnumpy\ndtype\nK\x00\x85U\x01b\x87R.",
+            "pickle calls reconstruct with unexpected arguments",
+        ),
+        (
+            _RECONSTRUCT + b"cnumpy\ndtype\nK\x01\x85U\x01x\x87R.",
+            "pickle calls reconstruct with unexpected arguments",
+        ),
+        (
+            _RECONSTRUCT + b"K\x01K\x02K\x03\x87R.",
+            "pickle calls reconstruct with unexpected arguments",
+        ),
+        (_RECONSTRUCT + b"K\x01\x85R.", "pickle calls reconstruct with unexpected arguments"),
+        (b"\x80\x02]K\x01b.", "pickle BUILDs an object it may not"),
+    ],
+)
+def test_only_numpys_own_globals_calls_and_builds_are_admitted(tmp_path, body, reason):
+    """GLOBAL admits numpy's _reconstruct, ndarray and dtype and nothing else; REDUCE calls
+    only _reconstruct(ndarray, (0,), b"b") and dtype("O8", False, True); BUILD only an object
+    dtype or an array. Each argument of _reconstruct's call wrong alone is refused. Kills:
+    `or` for `and` in any of these checks (a wrong call admitted, or an AttributeError
+    escaping), a refusal's words."""
+    assert _refusal(tmp_path, _members(x_train=craft.npy_object(body, 4))) == f"x_train: {reason}"
+
+
+def test_the_object_dtype_may_be_named_by_bytes(tmp_path):
+    """dtype's first argument is the str "O8" or, as some writers pickle it, the bytes b"O8".
+    Kills: the bytes spelling refused."""
+    body = craft.py2_pickle([[1], [2], [], [3]])
+    assert body.count(b"U\x02O8") == 1
+    body = body.replace(b"U\x02O8", b"C\x02O8")
+    raw = _read(tmp_path, _members(x_train=craft.npy_object(body, 4)))
+    assert [r.tolist() for r in raw.x_train] == [[1], [2], [], [3]]
