@@ -931,3 +931,111 @@ def test_the_object_dtype_may_be_named_by_bytes(tmp_path):
     body = body.replace(b"U\x02O8", b"C\x02O8")
     raw = _read(tmp_path, _members(x_train=craft.npy_object(body, 4)))
     assert [r.tolist() for r in raw.x_train] == [[1], [2], [], [3]]
+
+
+def test_the_zip_caps_hold_at_their_value(tmp_path, monkeypatch):
+    """A zip of 64 entries, a member of exactly MAX_MEMBER_BYTES, and a stored member (ratio
+    1) at MAX_RATIO = 1 or just at RATIO_FLOOR_BYTES are all read; the refusals one past them
+    are crafted cases in test_untrusted_input. Kills: >= for > at each cap, the ratio taken
+    as a quotient the wrong way round."""
+    import zipfile
+
+    extras = {f"extra{i}": craft.npy(np.zeros(1, np.int64)) for i in range(60)}
+    assert len(_read(tmp_path, {**_members(), **extras}).x_train) == 4
+    path = craft.write(tmp_path / "stored.npz", craft.zip_bytes(_members(), method=0))
+    with zipfile.ZipFile(path) as z:
+        sizes = {i.filename: i.file_size for i in z.infolist()}
+    largest = max(sizes.values())
+    monkeypatch.setattr(imdb, "MAX_MEMBER_BYTES", largest)
+    assert len(read_imdb_file(path).x_train) == 4
+    monkeypatch.setattr(imdb, "MAX_MEMBER_BYTES", largest - 1)
+    with pytest.raises(ReproError, match="bytes uncompressed"):
+        read_imdb_file(path)
+    monkeypatch.undo()
+    smallest = min(sizes.values())
+    for floor, ratio in ((smallest - 1, 1), (largest, 0)):
+        monkeypatch.setattr(imdb, "RATIO_FLOOR_BYTES", floor)
+        monkeypatch.setattr(imdb, "MAX_RATIO", ratio)
+        assert len(read_imdb_file(path).x_train) == 4, (floor, ratio)
+
+
+def test_a_zip_naming_a_member_twice_or_lacking_one_says_so_whole(tmp_path):
+    """Two entries with one name are refused (which would numpy read?); a missing member's
+    refusal lists what the zip holds, at most 8 names, without ".npy". Kills: the duplicate's
+    words lost, the names listed with their suffix, more than 8 listed."""
+    import io
+    import warnings
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate it writes
+        for key, data in _members().items():
+            z.writestr(f"{key}.npy", data)
+        z.writestr("y_test.npy", _members()["y_test"])
+    path = craft.write(tmp_path / "dup.npz", buf.getvalue())
+    with pytest.raises(ReproError) as err:
+        read_imdb_file(path)
+    assert str(err.value) == (
+        f"{path}: not an IMDB file this reader admits: the zip holds two members named 'y_test.npy'"
+    )
+    members = {k: v for k, v in _members().items() if k != "y_test"}
+    members |= {f"z{i}": craft.npy(np.zeros(1, np.int64)) for i in range(9)}
+    assert _refusal(tmp_path, members) == (
+        "missing arrays ['y_test']; an IMDB file holds ['x_train', 'y_train', 'x_test', "
+        "'y_test'] (found ['x_test', 'x_train', 'y_train', 'z0', 'z1', 'z2', 'z3', 'z4'])"
+    )
+
+
+def _npy(array: np.ndarray, version: tuple[int, int]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array, version=version)
+    return buf.getvalue()
+
+
+def test_npy_format_versions_1_2_and_3_are_read_and_others_refused(tmp_path):
+    """numpy writes .npy 1.0, 2.0 (headers over 64 KiB) and 3.0 (utf-8 headers). Kills: a
+    version refused or another admitted, the 2.0 header read wrongly."""
+    labels = np.array([0, 1, 1, 0])
+    for version in ((1, 0), (2, 0), (3, 0)):
+        raw = _read(tmp_path, _members(y_train=_npy(labels, version)))
+        assert raw.y_train.tolist() == [0, 1, 1, 0]
+    for version in ((2, 1), (4, 0), (3, 1)):
+        member = bytearray(_npy(labels, (2, 0)))
+        member[6:8] = bytes(version)
+        assert _refusal(tmp_path, _members(y_train=bytes(member))) == (
+            f"y_train has .npy format version {version}, not 1.0, 2.0 or 3.0"
+        )
+
+
+def test_shapes_and_dtypes_a_header_may_declare(tmp_path):
+    """A dimension of 0 is a shape (reviews with no ids); a negative one is not; an object
+    array is one list per review; an integer array has at most 2 dimensions; floats are not
+    word ids. Kills: 0 refused, a negative dimension or 3-D array admitted, a refusal's words
+    lost, the float check joined to the structured-dtype check by `and`."""
+    raw = _read(tmp_path, _members(x_train=_int_rows(np.zeros((4, 0)))))
+    assert [r.tolist() for r in raw.x_train] == [[]] * 4
+    refusals = {
+        "x_train declares an invalid shape (-1,)": craft.npy_header((-1,), "<i8"),
+        "x_train is an object array of shape (2, 2), not one list per review": (
+            craft.npy_header((2, 2), "|O") + b"\x80\x02."
+        ),
+        "x_train has 3 dimensions (at most 2)": _int_rows(np.ones((4, 1, 1))),
+        "x_train has dtype float64; only integer arrays or id lists are read": _int_rows(
+            [[1.0]] * 4, np.float64
+        ),
+    }
+    for reason, member in refusals.items():
+        assert _refusal(tmp_path, _members(x_train=member)) == reason
+
+
+def test_a_fortran_order_integer_array_is_read_in_its_rows(tmp_path):
+    """An array saved in Fortran order holds its columns first; its rows are still the
+    reviews. Kills: the header's fortran_order ignored (rows read as columns)."""
+    rows = np.arange(1, 13).reshape(4, 3)
+    member = _npy(np.asfortranarray(rows), (1, 0))
+    assert b"'fortran_order': True" in member
+    raw = _read(tmp_path, _members(x_train=member))
+    assert [r.tolist() for r in raw.x_train] == rows.tolist()

@@ -214,7 +214,7 @@ CASES = [
     (
         "zip-bomb-declaring-1-KB",
         lambda tmp, marker: _with("x_train", bytes(100 << 20), declared={"x_train": 1024}),
-        re.compile(r"x_train cannot be decompressed \(.+\)"),  # zipfile's words
+        re.compile(r"x_train cannot be decompressed \(Bad CRC-32 for file .x_train\.npy.\)"),
     ),
     (
         "encrypted-flag",
@@ -229,12 +229,12 @@ CASES = [
     (
         "corrupt-deflate-stream",
         lambda tmp, marker: _corrupt_deflate(),
-        re.compile(r"x_train cannot be decompressed \(.+\)"),  # zipfile's words
+        re.compile(r"x_train cannot be decompressed \(Bad CRC-32 for file .x_train\.npy.\)"),
     ),
     (
         "truncated-file",
         lambda tmp, marker: craft.zip_bytes(_valid_members())[:300],
-        re.compile(r"not a readable zip/\.npz file \(.+\)"),  # zipfile's words
+        "not a readable zip/.npz file (File is not a zip file)",  # zipfile's words
     ),
     (
         "missing-member",
@@ -249,7 +249,7 @@ CASES = [
     (
         "not-a-zip",
         lambda tmp, marker: b"hello, I am not a zip file" * 10,
-        re.compile(r"not a readable zip/\.npz file \(.+\)"),  # zipfile's words
+        "not a readable zip/.npz file (File is not a zip file)",  # zipfile's words
     ),
     (
         "pickle-stack-bomb",
@@ -315,7 +315,7 @@ CASES = [
     (
         "npy-header-not-a-dict",
         lambda tmp, marker: _with("y_train", b"\x93NUMPY\x01\x00\x10\x00" + b"[1, 2, 3]      \n"),
-        re.compile(r"y_train has a malformed \.npy header \(.+\)"),  # numpy's words
+        re.compile(r"y_train has a malformed \.npy header \(Header is not a dictionary.*\)"),
     ),
     (
         "structured-dtype",
