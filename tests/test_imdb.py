@@ -1039,3 +1039,92 @@ def test_a_fortran_order_integer_array_is_read_in_its_rows(tmp_path):
     assert b"'fortran_order': True" in member
     raw = _read(tmp_path, _members(x_train=member))
     assert [r.tolist() for r in raw.x_train] == rows.tolist()
+
+
+def test_what_is_not_a_readable_regular_file_is_refused_whole(tmp_path):
+    """Before a byte is parsed: a missing path, a directory, a FIFO (never opened: it could
+    block) and a path through a file are each refused in their own words. Kills: a refusal
+    without its words, the error object quoted in place of its reason."""
+    import os
+
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    (tmp_path / "file").write_bytes(b"")
+    expected = {
+        tmp_path / "none.npz": "no such file",
+        tmp_path: "is a directory, not an IMDB file",
+        fifo: "not a regular file",
+        tmp_path / "file" / "x.npz": "cannot read (Not a directory)",
+    }
+    for path, reason in expected.items():
+        with pytest.raises(ReproError) as err:
+            read_imdb_file(path)
+        assert str(err.value) == f"{path}: {reason}"
+
+
+def test_the_file_size_cap_holds_at_its_value_and_what_the_descriptor_says_is_checked(
+    tmp_path, monkeypatch
+):
+    """A file of exactly MAX_FILE_BYTES is read, one byte over is refused by its size; what
+    is checked is the opened descriptor (a file swapped for a FIFO, or grown after the check,
+    is refused, not read past the cap). Kills: >= for > in either size check, the
+    descriptor's checks' words lost, a short read."""
+    import os
+    import stat as stat_module
+
+    path = craft.write(tmp_path / "x.npz", craft.zip_bytes(_members()))
+    size = path.stat().st_size
+    monkeypatch.setattr(imdb, "MAX_FILE_BYTES", size)
+    assert len(read_imdb_file(path).x_train) == 4
+    monkeypatch.setattr(imdb, "MAX_FILE_BYTES", size - 1)
+    with pytest.raises(ReproError) as err:
+        read_imdb_file(path)
+    assert str(err.value) == f"{path}: {size:,} bytes; an IMDB file is at most {size - 1:,}"
+    real_fstat = os.fstat
+
+    class Seen:  # what fstat reports: a FIFO, or the file before it grew
+        def __init__(self, mode, st_size):
+            self.st_mode, self.st_size = mode, st_size
+
+    for seen, reason in (
+        (Seen(stat_module.S_IFIFO | 0o644, size), "not a regular file"),
+        (Seen(stat_module.S_IFREG | 0o644, 10), f"grew past {size - 1:,} bytes while being read"),
+    ):
+        monkeypatch.setattr(imdb.os, "fstat", lambda fd, seen=seen: seen)
+        with pytest.raises(ReproError) as err:
+            read_imdb_file(path)
+        assert str(err.value) == f"{path}: {reason}"
+        monkeypatch.setattr(imdb.os, "fstat", real_fstat)
+
+
+def test_splits_must_pair_reviews_with_labels_and_not_be_empty(tmp_path, monkeypatch):
+    """Kills: the count mismatch or the empty split refused without words, running out of
+    memory as a traceback."""
+    assert _refusal(tmp_path, _members(y_train=_int_rows([0, 1, 1]))) == (
+        "x_train has 4 reviews but y_train 3 labels"
+    )
+    empty = _members(x_test=craft.npy(craft.ragged([])), y_test=_int_rows(np.zeros(0)))
+    assert _refusal(tmp_path, empty) == "the test split is empty"
+
+    def exhausted(data):
+        raise MemoryError
+
+    monkeypatch.setattr(imdb, "_read_members", exhausted)
+    path = craft.write(tmp_path / "x.npz", craft.zip_bytes(_members()))
+    with pytest.raises(ReproError) as err:
+        read_imdb_file(path)
+    assert str(err.value) == f"{path}: ran out of memory reading it"
+
+
+def test_a_saved_file_keeps_keras_layout_whatever_the_label_dtype(tmp_path):
+    """save_imdb_file writes labels as int64, as Keras's imdb.npz holds them, even from int32
+    or bool arrays. Kills: labels written in the caller's dtype."""
+    imdb.save_imdb_file(
+        tmp_path / "s.npz",
+        x_train=[[1, 2], [3]],
+        y_train=np.array([0, 1], dtype=np.int32),
+        x_test=[[4]],
+        y_test=np.array([True]),
+    )
+    with np.load(tmp_path / "s.npz", allow_pickle=True) as z:
+        assert z["y_train"].dtype == np.int64 and z["y_test"].dtype == np.int64
