@@ -1128,3 +1128,55 @@ def test_a_saved_file_keeps_keras_layout_whatever_the_label_dtype(tmp_path):
     )
     with np.load(tmp_path / "s.npz", allow_pickle=True) as z:
         assert z["y_train"].dtype == np.int64 and z["y_test"].dtype == np.int64
+
+
+_LONGEST = "m" * imdb.MAX_STRING
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"\x80\x02G" + bytes(8) + b".", "the pickle does not hold a built object array"),
+        (b"\x80\x02cnumpy\n\n.", "refusing to load numpy. from a pickle"),
+        (
+            b"\x80\x02c" + _LONGEST.encode() + b"\nx\n.",
+            f"refusing to load {_LONGEST}.x from a pickle",
+        ),
+        (b"\x80\x02c" + _LONGEST.encode() + b"m\nx\n.", "malformed GLOBAL opcode in pickle"),
+        (
+            b"\x80\x02cnumpy\n" + _LONGEST.encode() + b"\n.",
+            f"refusing to load numpy.{_LONGEST} from a pickle",
+        ),
+        (b"\x80\x02cnumpy\n" + _LONGEST.encode() + b"m\n.", "malformed GLOBAL opcode in pickle"),
+        (b"\x80\x04\x8c\x05numpyK\x05\x93.", "malformed global in pickle"),
+        (b"\x80\x04K\x05\x8c\x07ndarray\x93.", "malformed global in pickle"),
+    ],
+    ids=[
+        "binfloat",
+        "empty-qualname",
+        "module-at-cap",
+        "module-past-cap",
+        "name-at-cap",
+        "name-past-cap",
+        "stack-global-int-name",
+        "stack-global-int-module",
+    ],
+)
+def test_opcode_arguments_are_read_to_their_exact_length(tmp_path, body, reason):
+    """BINFLOAT takes 8 bytes; GLOBAL's module and name each end at a newline within
+    MAX_STRING characters (an empty name included); STACK_GLOBAL takes two strings. Kills: 9
+    bytes for BINFLOAT (STOP swallowed), the newline searched without a bound, one character
+    short or long, the name searched from one byte too far, `or` for `and` between the
+    strings' types, the refusal's words."""
+    assert _refusal(tmp_path, _members(x_train=craft.npy_object(body, 4))) == f"x_train: {reason}"
+
+
+def test_a_global_among_the_word_ids_is_named_by_its_kind(tmp_path):
+    """A review list holding a GLOBAL (here numpy.ndarray) is refused naming what it holds,
+    without the walker's private underscore. Kills: the kind's name mangled."""
+    body = craft.py2_pickle([[1, 2], [3], [], [4]])
+    assert body.count(b"K\x01K\x02e") == 1
+    body = body.replace(b"K\x01K\x02e", b"K\x01cnumpy\nndarray\ne")
+    assert _refusal(tmp_path, _members(x_train=craft.npy_object(body, 4))) == (
+        "x_train: holds a non-integer word id (Global)"
+    )
