@@ -474,13 +474,13 @@ class _PickledIdLists:
         if not (isinstance(state, tuple) and len(state) == 5):
             raise self.refuse("unexpected array state in pickle")
         version, shape, dtype, fortran, data = state
-        if version != 1 or not (isinstance(dtype, _ObjectDtype) and dtype.built):
+        if not _is_int(version, 1) or not (isinstance(dtype, _ObjectDtype) and dtype.built):
             raise self.refuse("unexpected array state in pickle")
         if shape != (self.length,):
             raise self.refuse(
                 f"pickled array of shape {_short(shape)} does not match its header ({self.length},)"
             )
-        if fortran not in (_FALSE, 0) or not isinstance(data, _List):
+        if not (fortran is _FALSE or _is_int(fortran, 0)) or not isinstance(data, _List):
             raise self.refuse("unexpected array state in pickle")
         if data.ids or len(data.lists) != self.length:
             raise self.refuse("pickled array does not hold one id list per review")
@@ -516,14 +516,19 @@ def _is_reconstruct_args(args) -> bool:
     )
 
 
+def _is_int(value, n: int) -> bool:
+    """value is the int n, not a float or a bool equal to it (numpy never pickles those)."""
+    return type(value) is int and value == n
+
+
 def _is_object_dtype_args(args) -> bool:
     # dtype('O').__reduce__() -> (dtype, ('O8', False, True), state); older numpy wrote 0, 1.
     return (
         isinstance(args, tuple)
         and len(args) == 3
         and args[0] in ("O8", b"O8")
-        and args[1] in (_FALSE, 0)
-        and args[2] in (_TRUE, 1)
+        and (args[1] is _FALSE or _is_int(args[1], 0))
+        and (args[2] is _TRUE or _is_int(args[2], 1))
     )
 
 

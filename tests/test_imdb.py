@@ -1180,3 +1180,28 @@ def test_a_global_among_the_word_ids_is_named_by_its_kind(tmp_path):
     assert _refusal(tmp_path, _members(x_train=craft.npy_object(body, 4))) == (
         "x_train: holds a non-integer word id (Global)"
     )
+
+
+@pytest.mark.parametrize(
+    ("spot", "value"),
+    [
+        (b"cnumpy\ndtype\nq\x07U\x02O8q\x08K\x00", b"cnumpy\ndtype\nq\x07U\x02O8q\x08G" + bytes(8)),
+        (b"q\x08K\x00K\x01\x87", b"q\x08K\x00G?\xf0" + bytes(6) + b"\x87"),
+        (b"Rq\x05(K\x01", b"Rq\x05(G?\xf0" + bytes(6)),
+        (b"\x89]q\x0d", b"G" + bytes(8) + b"]q\x0d"),
+    ],
+    ids=["dtype-align-0.0", "dtype-copy-1.0", "version-1.0", "fortran-0.0"],
+)
+def test_a_float_where_numpy_writes_an_int_or_a_flag_is_refused(tmp_path, spot, value):
+    """numpy pickles dtype's flags as NEWFALSE/NEWTRUE (Python 2: the ints 0 and 1), the
+    state's version as 1 and its fortran flag as NEWFALSE; a float equal to them (0.0, 1.0)
+    is not what numpy writes and is refused. Kills: the checks done by equality (a float
+    admitted as the int it equals)."""
+    body = craft.py2_pickle([[1], [2], [], [3]])
+    assert body.count(spot) == 1, spot
+    member = craft.npy_object(body.replace(spot, value), 4)
+    assert _read(tmp_path, _members(x_train=craft.npy_object(body, 4))).x_train[0].tolist() == [1]
+    assert _refusal(tmp_path, _members(x_train=member)) in (
+        "x_train: pickle calls dtype with unexpected arguments",
+        "x_train: unexpected array state in pickle",
+    )
