@@ -234,10 +234,11 @@ def _version(package: str) -> str | None:
         return None
 
 
-def cpu_flags() -> str:
-    """The SIMD extensions that decide which kernels oneDNN and XLA pick (avx2, avx512*, ...)."""
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The SIMD extensions that decide which kernels oneDNN and XLA pick (avx2, avx512*, ...)
+    (`cpuinfo`: tests point it at a crafted file)."""
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(cpuinfo) as f:
             for line in f:
                 if line.startswith("flags"):
                     flags = line.split(":", 1)[1].split()

@@ -1205,3 +1205,18 @@ def test_a_float_where_numpy_writes_an_int_or_a_flag_is_refused(tmp_path, spot, 
         "x_train: pickle calls dtype with unexpected arguments",
         "x_train: unexpected array state in pickle",
     )
+
+
+def test_a_file_that_cannot_be_opened_is_named_with_the_systems_reason(tmp_path, monkeypatch):
+    """stat may succeed where open fails (permissions; the tests run as root, so open is
+    made to fail). Kills: the refusal without its words, the error object quoted in place
+    of its reason."""
+    path = craft.write(tmp_path / "x.npz", craft.zip_bytes(_members()))
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(imdb, "open", denied, raising=False)
+    with pytest.raises(ReproError) as err:
+        read_imdb_file(path)
+    assert str(err.value) == f"{path}: cannot read (Permission denied)"

@@ -448,12 +448,17 @@ def test_the_environment_names_the_backend_and_device_once_keras_is_imported():
     import keras
 
     from lstm_repro import backend
-    from lstm_repro.records import cpu_name, device_name, environment
+    from lstm_repro.records import cpu_name, device_name, environment, matching_lock
 
     env = environment()
     assert env["keras"] == keras.__version__
     assert env["keras_backend"] == backend.name()
     assert env["device"] == device_name() and cpu_name() in device_name()
+    threads = backend.threads()
+    assert threads and all(env["threads"][k] == v for k, v in threads.items())
+    assert env["backend_version"] == backend.library_versions()[backend.name()]
+    assert env["backend_version"]  # the active backend is installed
+    assert env["lock"] == matching_lock(env["packages"]) and env["lock"] is not None
 
 
 def test_an_entry_only_one_environment_has_is_a_difference():
@@ -581,3 +586,16 @@ def test_flattened_keys_keep_their_own_letters():
     from lstm_repro.records import _flatten
 
     assert _flatten({"a": {"MAX": 1, "b": {"XX": 2}}, "c": 3}) == {"a.MAX": 1, "a.b.XX": 2, "c": 3}
+
+
+def test_cpu_flags_are_the_simd_extensions_after_the_first_colon(tmp_path):
+    """The flags that pick oneDNN's and XLA's kernels, from the "flags" line after its first
+    colon, sorted. Kills: a split on whitespace or on every colon, the last colon taken, a
+    family (amx) dropped."""
+    from lstm_repro.records import cpu_flags
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t:avx2 fpu amx_tile : fma f16c sse4_2 avx512f\n")
+    assert cpu_flags(str(info)) == "amx_tile avx2 avx512f f16c fma sse4_2"
+    info.write_text("flags\t\t: avx2 : fma\n")
+    assert cpu_flags(str(info)) == "avx2 fma"
