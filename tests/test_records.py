@@ -599,3 +599,61 @@ def test_cpu_flags_are_the_simd_extensions_after_the_first_colon(tmp_path):
     assert cpu_flags(str(info)) == "amx_tile avx2 avx512f f16c fma sse4_2"
     info.write_text("flags\t\t: avx2 : fma\n")
     assert cpu_flags(str(info)) == "avx2 fma"
+
+
+def test_json_is_written_indented_sorted_and_numpy_scalars_are_plain_numbers(tmp_path):
+    """A record's JSON is indented by 2 with sorted keys (diffable, stable), and numpy scalars
+    are written as plain numbers, a non-finite one as null under its own path. Kills: another
+    indent, keys unsorted, a numpy scalar unwrapped to nothing or its path lost."""
+    path = write_json(
+        tmp_path / "r.json",
+        {"b": np.float32(1.5), "a": [np.int64(2), np.float32("nan")]},  # float32: not a float
+    )
+    assert path.read_text() == (
+        '{\n  "a": [\n    2,\n    null\n  ],\n  "b": 1.5,\n'
+        '  "non_finite_as_null": [\n    "$.a[1]"\n  ]\n}\n'
+    )
+
+
+def test_an_output_directory_is_made_with_its_parents_or_reused(tmp_path):
+    """Kills: parents not created, an existing directory refused, the default flag's name
+    misspelt in a refusal."""
+    nested = tmp_path / "a" / "b" / "c"
+    assert output_dir(nested) == nested and nested.is_dir()
+    assert output_dir(nested) == nested  # already there
+    with pytest.raises(ReproError) as err:
+        output_dir(" ")
+    assert str(err.value) == "--out is empty; give a directory"
+
+
+def test_the_first_of_equally_good_locks_is_the_match_and_its_hash_is_recorded(tmp_path):
+    """Two locks pinning the same versions: the first in order is the match (a tie keeps the
+    one found first), and the record carries that file's SHA-256. Kills: <= for < (the last
+    of equals wins), the hash under another key."""
+    import hashlib
+
+    from lstm_repro.records import lock_files, matching_lock
+
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text("numpy==2.0.0\n")
+    first = lock_files(tmp_path)[0]
+    lock = matching_lock({"numpy": "2.0.0"}, tmp_path)
+    assert lock["file"] == f"{tmp_path.name}/{first.name}"
+    assert lock["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
+
+
+def test_package_names_are_compared_in_their_canonical_form():
+    """PEP 503: runs of -, _ and . are one -, case folded. Kills: the pattern misspelt."""
+    from lstm_repro.records import _canonical
+
+    assert _canonical("Foo_Bar..baz-Qux") == "foo-bar-baz-qux"
+
+
+def test_without_cpuinfo_the_cpu_is_what_the_platform_module_says(tmp_path):
+    """Kills: `and` for `or` (an empty name where platform.processor() is empty)."""
+    import platform
+
+    from lstm_repro.records import cpu_name
+
+    expected = platform.processor() or platform.machine()
+    assert cpu_name(str(tmp_path / "none")) == expected and expected
