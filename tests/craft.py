@@ -22,10 +22,11 @@ def npy_header(shape: tuple, descr: str, *, fortran: bool = False) -> bytes:
     return buf.getvalue()
 
 
-def npy(array: np.ndarray) -> bytes:
-    """What numpy.save writes for `array` (object arrays pickled, as np.savez does)."""
+def npy(array: np.ndarray, *, version: tuple[int, int] | None = None) -> bytes:
+    """What numpy.save writes for `array` (object arrays pickled, as np.savez does), in .npy
+    format `version` where given (None: the oldest that holds it, as numpy.save picks)."""
     buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=True)
+    np.lib.format.write_array(buf, np.asanyarray(array), version=version, allow_pickle=True)
     return buf.getvalue()
 
 

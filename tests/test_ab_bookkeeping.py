@@ -5,6 +5,7 @@ where mutation testing reaches run_ab (issue 20: run_ab was run by no default-ti
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import ClassVar
@@ -259,7 +260,7 @@ def fake_worker(tmp_path, monkeypatch):
 
     def start(how: str) -> ab._Worker:
         env = {
-            **__import__("os").environ,
+            **os.environ,
             "FAKE_HOW": how,
             "FAKE_PEAK": "354.5",
             "FAKE_QUIT": str(tmp_path / f"quit-{how}"),

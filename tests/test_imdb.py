@@ -987,23 +987,15 @@ def test_a_zip_naming_a_member_twice_or_lacking_one_says_so_whole(tmp_path):
     )
 
 
-def _npy(array: np.ndarray, version: tuple[int, int]) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.lib.format.write_array(buf, array, version=version)
-    return buf.getvalue()
-
-
 def test_npy_format_versions_1_2_and_3_are_read_and_others_refused(tmp_path):
     """numpy writes .npy 1.0, 2.0 (headers over 64 KiB) and 3.0 (utf-8 headers). Kills: a
     version refused or another admitted, the 2.0 header read wrongly."""
     labels = np.array([0, 1, 1, 0])
     for version in ((1, 0), (2, 0), (3, 0)):
-        raw = _read(tmp_path, _members(y_train=_npy(labels, version)))
+        raw = _read(tmp_path, _members(y_train=craft.npy(labels, version=version)))
         assert raw.y_train.tolist() == [0, 1, 1, 0]
     for version in ((2, 1), (4, 0), (3, 1)):
-        member = bytearray(_npy(labels, (2, 0)))
+        member = bytearray(craft.npy(labels, version=(2, 0)))
         member[6:8] = bytes(version)
         assert _refusal(tmp_path, _members(y_train=bytes(member))) == (
             f"y_train has .npy format version {version}, not 1.0, 2.0 or 3.0"
@@ -1035,7 +1027,7 @@ def test_a_fortran_order_integer_array_is_read_in_its_rows(tmp_path):
     """An array saved in Fortran order holds its columns first; its rows are still the
     reviews. Kills: the header's fortran_order ignored (rows read as columns)."""
     rows = np.arange(1, 13).reshape(4, 3)
-    member = _npy(np.asfortranarray(rows), (1, 0))
+    member = craft.npy(np.asfortranarray(rows))
     assert b"'fortran_order': True" in member
     raw = _read(tmp_path, _members(x_train=member))
     assert [r.tolist() for r in raw.x_train] == rows.tolist()
